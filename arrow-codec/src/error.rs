@@ -1,0 +1,90 @@
+//! The codec's error type.
+
+use thiserror::Error;
+
+/// Everything that can go wrong turning PostgreSQL binary data into Arrow.
+///
+/// `column` is the result column's name and `row` the row's index within the chunk being
+/// decoded (0-based), so a caller can point at the offending value.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum CodecError {
+    /// The stream does not start with the `PGCOPY` signature, or its header is cut short.
+    #[error("not a PostgreSQL binary COPY stream: {reason}")]
+    BadHeader {
+        /// What was wrong with the header.
+        reason: &'static str,
+    },
+    /// The stream ended in the middle of a row.
+    #[error("truncated COPY data at byte {offset}: {what}")]
+    Truncated {
+        /// Offset into the chunk where more bytes were expected.
+        offset: usize,
+        /// What was being read.
+        what: &'static str,
+    },
+    /// A row has a different number of fields from the result's columns.
+    #[error("row {row} has {got} fields, the result has {expected} columns")]
+    FieldCount {
+        /// Row index within the chunk.
+        row: usize,
+        /// Columns in the result description.
+        expected: usize,
+        /// Fields found in the row.
+        got: i64,
+    },
+    /// A value's byte length does not fit its type.
+    #[error("column {column:?} ({pg_type}), row {row}: expected {expected} bytes, got {got}")]
+    BadLength {
+        /// Column name.
+        column: String,
+        /// PostgreSQL type name.
+        pg_type: String,
+        /// Row index within the chunk.
+        row: usize,
+        /// Expected length in bytes (a description for variable-length types).
+        expected: &'static str,
+        /// Length found on the wire.
+        got: i32,
+    },
+    /// A value is malformed for its type (bad numeric digits, invalid UTF-8, ...).
+    #[error("column {column:?} ({pg_type}), row {row}: {reason}")]
+    Invalid {
+        /// Column name.
+        column: String,
+        /// PostgreSQL type name.
+        pg_type: String,
+        /// Row index within the chunk.
+        row: usize,
+        /// Why the value was rejected.
+        reason: String,
+    },
+    /// A value is valid PostgreSQL but cannot be represented in the column's Arrow type.
+    #[error("column {column:?} ({pg_type}), row {row}: {reason}")]
+    OutOfRange {
+        /// Column name.
+        column: String,
+        /// PostgreSQL type name.
+        pg_type: String,
+        /// Row index within the chunk.
+        row: usize,
+        /// Why the value does not fit, and what to do about it.
+        reason: String,
+    },
+    /// An option given by the caller is not understood.
+    #[error("unknown type option {key}={value:?}: {reason}")]
+    BadOption {
+        /// Option name.
+        key: String,
+        /// Option value.
+        value: String,
+        /// The accepted values.
+        reason: &'static str,
+    },
+    /// Arrow refused to build an array (a bug if it ever happens: report it).
+    #[error("arrow: {0}")]
+    Arrow(#[from] arrow_schema::ArrowError),
+}
+
+/// The codec's result type.
+pub type Result<T, E = CodecError> = std::result::Result<T, E>;
