@@ -42,6 +42,7 @@
 
 pub mod copy_format;
 mod decode;
+pub mod encode;
 mod error;
 mod parallel;
 mod pg_type;

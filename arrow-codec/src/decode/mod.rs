@@ -7,6 +7,9 @@ mod fixed;
 mod numeric;
 mod varlen;
 
+#[cfg(test)]
+pub(crate) use numeric::Numeric;
+
 use std::sync::Arc;
 
 use arrow_array::{ArrayRef, RecordBatch, RecordBatchOptions};

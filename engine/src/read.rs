@@ -1,0 +1,308 @@
+//! Streaming reads: a query's binary rows into Arrow record batches.
+//!
+//! One task per read runs on the I/O runtime. It prepares the statement (the description gives
+//! the Arrow schema before any row arrives), then appends each row's wire bytes to a chunk.
+//! Full chunks are decoded on the rayon pool while the next one fills; the reader receives
+//! them in query order through a bounded channel, so memory stays at a few batches whatever
+//! the result size. Without parameters the rows come from `COPY (query) TO STDOUT (FORMAT
+//! binary)`; with parameters, from the extended protocol with binary results. Both produce
+//! the same tuple bytes for the same decoder.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use arrow_array::RecordBatch;
+use arrow_schema::SchemaRef;
+use data_bridge_arrow_codec::{copy_format, decode_in_background, needs_text_cast, ColumnSpec, DecodeOptions, Decoder};
+use deadpool_postgres::Object;
+use futures_util::StreamExt;
+use tokio::sync::{mpsc, oneshot};
+use tokio_postgres::types::{FromSql, Type};
+use tokio_postgres::{NoTls, Statement};
+
+use crate::database::Database;
+use crate::error::{Error, Result};
+use crate::param::{Bound, Value};
+use crate::sql;
+
+/// Raw bytes a chunk is cut at (unless `batch_rows` cuts first).
+const CHUNK_BYTES: usize = 8 << 20;
+/// Most rows in one batch when the caller sets no `batch_rows`.
+const MAX_BATCH_ROWS: usize = 1 << 20;
+/// Batches decoded or decoding ahead of the reader.
+const BATCHES_AHEAD: usize = 4;
+/// How long a cancelled query may take to wind down before its connection is thrown away.
+const SETTLE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How a read is cut into batches and decoded.
+#[derive(Clone, Debug, Default)]
+pub struct ReadOptions {
+    /// Rows per batch (every batch but the last has exactly this many). `None`: about 8 MiB of
+    /// wire data per batch.
+    pub batch_rows: Option<usize>,
+    /// Choices of Arrow types.
+    pub decode: DecodeOptions,
+}
+
+/// The batches of one query, in order. Dropping it cancels the query on the server.
+pub struct ReadStream {
+    schema: SchemaRef,
+    pending: mpsc::Receiver<Pending>,
+    /// Dropped (or fired) to stop the producing task.
+    _cancel: oneshot::Sender<()>,
+}
+
+enum Pending {
+    Batch(oneshot::Receiver<data_bridge_arrow_codec::Result<RecordBatch>>),
+    Failed(Error),
+    Done,
+}
+
+impl ReadStream {
+    /// The schema of every batch, known before the first row.
+    pub fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    /// The next batch, or `None` after the last.
+    pub async fn next_batch(&mut self) -> Result<Option<RecordBatch>> {
+        match self.pending.recv().await {
+            Some(Pending::Batch(batch)) => match batch.await {
+                Ok(decoded) => Ok(Some(decoded?)),
+                Err(_) => Err(Error::Internal("decoder stopped without a result")),
+            },
+            Some(Pending::Failed(error)) => Err(error),
+            Some(Pending::Done) => {
+                self.pending.close();
+                Ok(None)
+            }
+            None if self.pending.is_closed() => Ok(None),
+            None => Err(Error::Internal("read task stopped without finishing")),
+        }
+    }
+}
+
+impl Database {
+    /// Starts `sql` with `params` and returns once the result's schema is known.
+    pub async fn read(&self, sql: &str, params: Vec<Value>, options: ReadOptions) -> Result<ReadStream> {
+        let client = self.acquire().await?;
+        let (schema_tx, schema_rx) = oneshot::channel();
+        let (pending_tx, pending) = mpsc::channel(BATCHES_AHEAD);
+        let (cancel, cancelled) = oneshot::channel();
+        let task = ReadTask { db: self.clone(), sql: sql.to_owned(), params, options, pending: pending_tx };
+        tokio::spawn(task.run(client, schema_tx, cancelled));
+        match schema_rx.await {
+            Ok(Ok(schema)) => Ok(ReadStream { schema, pending, _cancel: cancel }),
+            Ok(Err(error)) => Err(error),
+            Err(_) => Err(Error::Internal("read task stopped before describing the result")),
+        }
+    }
+}
+
+struct ReadTask {
+    db: Database,
+    sql: String,
+    params: Vec<Value>,
+    options: ReadOptions,
+    pending: mpsc::Sender<Pending>,
+}
+
+/// Where the rows come from.
+enum Source {
+    /// A `COPY ... TO STDOUT (FORMAT binary)` statement.
+    Copy(String),
+    /// A prepared statement run with the parameters through the extended protocol.
+    Rows(Statement),
+}
+
+impl ReadTask {
+    async fn run(self, client: Object, schema_tx: oneshot::Sender<Result<SchemaRef>>, mut cancelled: oneshot::Receiver<()>) {
+        let prepared = tokio::select! {
+            prepared = self.prepare(&client) => prepared,
+            _ = &mut cancelled => return settle(client).await,
+        };
+        let (decoder, source) = match prepared {
+            Ok(prepared) => prepared,
+            Err(error) => {
+                let _ = schema_tx.send(Err(error));
+                return;
+            }
+        };
+        if schema_tx.send(Ok(decoder.schema())).is_err() {
+            return;
+        }
+        let outcome = tokio::select! {
+            outcome = self.stream_rows(&client, decoder, source) => outcome,
+            _ = &mut cancelled => Err(Error::Cancelled),
+        };
+        match outcome {
+            Ok(()) => {
+                let _ = self.pending.send(Pending::Done).await;
+            }
+            Err(Error::Cancelled) => settle(client).await,
+            Err(error) => {
+                let _ = self.pending.send(Pending::Failed(error)).await;
+            }
+        }
+    }
+
+    /// Prepares the query: its decoder (from the description) and where its rows come from.
+    async fn prepare(&self, client: &Object) -> Result<(Arc<Decoder>, Source)> {
+        let statement = client.prepare(&self.sql).await?;
+        if statement.params().len() != self.params.len() {
+            return Err(Error::ParamCount { expected: statement.params().len(), got: self.params.len() });
+        }
+        let types: Vec<(u32, i32)> =
+            statement.columns().iter().map(|c| (c.type_().oid(), c.type_modifier())).collect();
+        let names = self.db.type_names(client, &types).await?;
+        let specs: Vec<ColumnSpec> = statement
+            .columns()
+            .iter()
+            .zip(names)
+            .map(|(column, pg_type)| ColumnSpec {
+                name: column.name().to_owned(),
+                type_oid: column.type_().oid(),
+                typmod: column.type_modifier(),
+                pg_type,
+            })
+            .collect();
+        let casts: Vec<bool> = specs.iter().map(|s| needs_text_cast(s, &self.options.decode)).collect();
+        let decoder = Arc::new(Decoder::new(specs, &self.options.decode));
+        let query = match casts.contains(&true) {
+            true => sql::with_text_casts(&self.sql, &casts),
+            false => self.sql.clone(),
+        };
+        let source = if self.params.is_empty() && sql::is_copyable(&self.sql) {
+            Source::Copy(sql::copy_out(&query))
+        } else if query == self.sql {
+            Source::Rows(statement)
+        } else {
+            Source::Rows(client.prepare(&query).await?)
+        };
+        Ok((decoder, source))
+    }
+
+    async fn stream_rows(&self, client: &Object, decoder: Arc<Decoder>, source: Source) -> Result<()> {
+        let mut chunks = Chunker::new(decoder, self.options.batch_rows, &self.pending);
+        match source {
+            Source::Copy(copy) => {
+                let stream = client.copy_out(&copy).await?;
+                futures_util::pin_mut!(stream);
+                let mut header_seen = false;
+                while let Some(message) = stream.next().await {
+                    let message = message?;
+                    let mut row = &message[..];
+                    if !header_seen {
+                        row = &row[copy_format::header_len(row)?..];
+                        header_seen = true;
+                    }
+                    // The trailer comes in a message of its own; CopyDone follows.
+                    if !row.is_empty() && row != copy_format::TRAILER {
+                        chunks.push_row(row).await?;
+                    }
+                }
+            }
+            Source::Rows(statement) => {
+                let params = self.params.iter().enumerate().map(|(index, value)| Bound { index, value });
+                let rows = client.query_raw(&statement, params).await?;
+                futures_util::pin_mut!(rows);
+                let mut tuple = Vec::new();
+                while let Some(row) = rows.next().await {
+                    let row = row?;
+                    tuple.clear();
+                    tuple.extend_from_slice(&(row.len() as i16).to_be_bytes());
+                    for index in 0..row.len() {
+                        match row.try_get::<_, Option<RawField<'_>>>(index)? {
+                            None => tuple.extend_from_slice(&(-1i32).to_be_bytes()),
+                            Some(RawField(bytes)) => {
+                                tuple.extend_from_slice(&(bytes.len() as i32).to_be_bytes());
+                                tuple.extend_from_slice(bytes);
+                            }
+                        }
+                    }
+                    chunks.push_row(&tuple).await?;
+                }
+            }
+        }
+        chunks.finish().await
+    }
+}
+
+/// Collects rows into chunks and sends each full chunk off to be decoded.
+struct Chunker<'a> {
+    decoder: Arc<Decoder>,
+    batch_rows: usize,
+    pending: &'a mpsc::Sender<Pending>,
+    chunk: Vec<u8>,
+    rows: usize,
+}
+
+impl<'a> Chunker<'a> {
+    fn new(decoder: Arc<Decoder>, batch_rows: Option<usize>, pending: &'a mpsc::Sender<Pending>) -> Self {
+        let batch_rows = batch_rows.unwrap_or(MAX_BATCH_ROWS).max(1);
+        Chunker { decoder, batch_rows, pending, chunk: Vec::new(), rows: 0 }
+    }
+
+    async fn push_row(&mut self, row: &[u8]) -> Result<()> {
+        if self.chunk.capacity() == 0 {
+            self.chunk.reserve(CHUNK_BYTES + CHUNK_BYTES / 8);
+        }
+        self.chunk.extend_from_slice(row);
+        self.rows += 1;
+        // With an explicit batch_rows, only the row count cuts (up to a 1 GiB safety limit).
+        let full = if self.batch_rows == MAX_BATCH_ROWS { self.chunk.len() >= CHUNK_BYTES } else { self.chunk.len() >= 1 << 30 };
+        if full || self.rows == self.batch_rows {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    async fn flush(&mut self) -> Result<()> {
+        let chunk = std::mem::take(&mut self.chunk);
+        self.rows = 0;
+        let (done, batch) = oneshot::channel();
+        decode_in_background(self.decoder.clone(), chunk, move |decoded| {
+            let _ = done.send(decoded);
+        });
+        self.pending.send(Pending::Batch(batch)).await.map_err(|_| Error::Cancelled)
+    }
+
+    async fn finish(mut self) -> Result<()> {
+        if self.rows > 0 {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+}
+
+/// A field's wire bytes, whatever its type.
+struct RawField<'a>(&'a [u8]);
+
+impl<'a> FromSql<'a> for RawField<'a> {
+    fn from_sql(_: &Type, raw: &'a [u8]) -> std::result::Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+        Ok(RawField(raw))
+    }
+
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+}
+
+/// After a read was abandoned: cancels the query on the server and waits until the
+/// connection is idle, so it returns to the pool clean. A connection that does not settle in
+/// time is closed instead of pooled.
+async fn settle(client: Object) {
+    let _ = client.cancel_token().cancel_query(NoTls).await;
+    let idle = async {
+        // A cancel that lands after the query finished may hit this probe instead: retry once.
+        for _ in 0..2 {
+            if client.simple_query("").await.is_ok() {
+                return true;
+            }
+        }
+        false
+    };
+    if !matches!(tokio::time::timeout(SETTLE_TIMEOUT, idle).await, Ok(true)) {
+        drop(Object::take(client));
+    }
+}

@@ -1,0 +1,40 @@
+//! The engine's tokio runtime, shared by every database handle in the process.
+
+use std::future::Future;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use tokio::runtime::Runtime;
+
+/// How often a blocking wait wakes to let the caller check for interruption (Ctrl-C).
+pub const TICK: Duration = Duration::from_millis(50);
+
+/// The shared runtime; I/O only, so two worker threads are plenty.
+pub fn runtime() -> &'static Runtime {
+    static RUNTIME: OnceLock<Runtime> = OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("data-bridge-io")
+            .enable_all()
+            .build()
+            .expect("the OS refused to start the I/O runtime's threads")
+    })
+}
+
+/// Runs `future` to completion from a thread outside the runtime, calling `interrupted` every
+/// [`TICK`]; when it returns an error the future is dropped (cancelling its work) and the
+/// error returned.
+pub fn block_on_interruptible<F, E>(future: F, mut interrupted: impl FnMut() -> Result<(), E>) -> Result<F::Output, E>
+where
+    F: Future,
+{
+    let mut future = std::pin::pin!(future);
+    loop {
+        // The timer must be created inside the runtime, hence the async block.
+        match runtime().block_on(async { tokio::time::timeout(TICK, future.as_mut()).await }) {
+            Ok(output) => return Ok(output),
+            Err(_elapsed) => interrupted()?,
+        }
+    }
+}

@@ -1,0 +1,126 @@
+"""The Database handle: reads into pyarrow, pandas and polars."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Iterator, Mapping, Optional, Sequence
+
+import pyarrow as pa
+
+from . import _native
+
+if TYPE_CHECKING:
+    import pandas
+    import polars
+
+Params = Optional[Sequence[Any]]
+TypeOptions = Optional[Mapping[str, str]]
+
+
+def connect(
+    url: Optional[str] = None,
+    *,
+    max_connections: int = 10,
+    acquire_timeout: float = 30.0,
+    connect_timeout: float = 10.0,
+) -> "Database":
+    """Opens a connection pool to PostgreSQL.
+
+    ``url`` is a libpq URL or ``key=value`` string; ``None`` uses ``DATABASE_URL``, else the
+    ``PG*`` environment variables. One connection is opened at once, so a wrong address or
+    password fails here.
+    """
+    native = _native.Database(
+        url,
+        max_connections=max_connections,
+        acquire_timeout=acquire_timeout,
+        connect_timeout=connect_timeout,
+    )
+    return Database(native)
+
+
+class Database:
+    """A pool of connections to one PostgreSQL server; safe to share across threads.
+
+    Placeholders are ``$1, $2, ...``; ``params`` is a list or tuple, bound in binary with the
+    types the server infers. ``types`` chooses other Arrow shapes, e.g. ``{"numeric":
+    "float64"}``.
+    """
+
+    def __init__(self, native: _native.Database) -> None:
+        self._native = native
+
+    def read_arrow(self, sql: str, params: Params = None, *, types: TypeOptions = None) -> pa.Table:
+        """Runs ``sql`` and returns the whole result as a pyarrow Table."""
+        return self._native.read_arrow(sql, params, _types(types))
+
+    def read_batches(
+        self,
+        sql: str,
+        params: Params = None,
+        batch_rows: Optional[int] = None,
+        *,
+        types: TypeOptions = None,
+    ) -> pa.RecordBatchReader:
+        """Streams the result as record batches, holding only a few in memory at a time.
+
+        Every batch but the last has exactly ``batch_rows`` rows when it is given (else about
+        8 MiB of data each). Closing or dropping the reader early cancels the query.
+        """
+        stream = self._native.read_stream(sql, params, batch_rows, _types(types))
+        return pa.RecordBatchReader.from_batches(stream.schema(), _drain(stream))
+
+    def read_pandas(
+        self, sql: str, params: Params = None, *, types: TypeOptions = None, **to_pandas_kwargs: Any
+    ) -> "pandas.DataFrame":
+        """Runs ``sql`` into a pandas DataFrame (through Arrow; kwargs go to ``Table.to_pandas``)."""
+        return self.read_arrow(sql, params, types=types).to_pandas(**to_pandas_kwargs)
+
+    def read_polars(self, sql: str, params: Params = None, *, types: TypeOptions = None) -> "polars.DataFrame":
+        """Runs ``sql`` into a polars DataFrame (through Arrow, without copying)."""
+        import polars as pl
+
+        return pl.from_arrow(_for_polars(self.read_arrow(sql, params, types=types)))
+
+    def status(self) -> dict:
+        """Pool occupancy: ``{"size", "idle", "waiting"}``."""
+        size, idle, waiting = self._native.status()
+        return {"size": size, "idle": idle, "waiting": waiting}
+
+    def close(self) -> None:
+        """Closes the pool; later calls raise InterfaceError."""
+        self._native.close()
+
+    @property
+    def closed(self) -> bool:
+        """Whether ``close()`` was called."""
+        return self._native.closed
+
+    def __enter__(self) -> "Database":
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+
+def _types(types: TypeOptions) -> Optional[dict]:
+    return None if types is None else dict(types)
+
+
+def _drain(stream: _native.BatchStream) -> Iterator[pa.RecordBatch]:
+    """Yields the stream's batches; closing the generator early cancels the query."""
+    try:
+        while (batch := stream.next_batch()) is not None:
+            yield batch
+    finally:
+        stream.close()
+
+
+def _for_polars(table: pa.Table) -> pa.Table:
+    """polars has no UUID type: UUID columns go over as their 16-byte storage."""
+    fields = [
+        pa.field(f.name, f.type.storage_type, f.nullable, f.metadata) if isinstance(f.type, pa.ExtensionType) else f
+        for f in table.schema
+    ]
+    if all(a is b for a, b in zip(fields, table.schema)):
+        return table
+    return table.cast(pa.schema(fields, table.schema.metadata))

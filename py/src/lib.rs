@@ -1,0 +1,16 @@
+//! The `data_bridge._native` extension module. The Python package wraps it; see
+//! `python/data_bridge/__init__.py` for the public API.
+
+mod database;
+mod errors;
+mod params;
+
+use pyo3::prelude::*;
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<database::Database>()?;
+    m.add_class::<database::BatchStream>()?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}
