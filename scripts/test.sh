@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Runs every test: the Rust workspace (unit, golden, property and integration tests against a
+# real PostgreSQL), the Python suite, and the notebooks. Fails when any of them fails.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/setup.sh
+scripts/ensure_postgres.sh
+export DATABASE_URL=${DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/test}
+
+echo "== cargo test"
+cargo test --workspace --locked
+echo "== pytest"
+.venv/bin/python -m pytest
+echo "== notebooks"
+.venv/bin/python scripts/run_notebooks.py notebooks/*.ipynb
