@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::Arc;
 
 use arrow_schema::{DataType, Field, IntervalUnit, TimeUnit};
 
@@ -36,6 +37,34 @@ pub mod oid {
     pub const NUMERIC: u32 = 1700;
     pub const UUID: u32 = 2950;
     pub const JSONB: u32 = 3802;
+}
+
+/// Element type of the built-in array types the codec decodes natively.
+fn array_element(array_oid: u32) -> Option<u32> {
+    Some(match array_oid {
+        1000 => oid::BOOL,
+        1001 => oid::BYTEA,
+        1003 => oid::NAME,
+        1005 => oid::INT2,
+        1007 => oid::INT4,
+        1009 => oid::TEXT,
+        1014 => oid::BPCHAR,
+        1015 => oid::VARCHAR,
+        1016 => oid::INT8,
+        1021 => oid::FLOAT4,
+        1022 => oid::FLOAT8,
+        1028 => oid::OID,
+        1115 => oid::TIMESTAMP,
+        1182 => oid::DATE,
+        1183 => oid::TIME,
+        1185 => oid::TIMESTAMPTZ,
+        1187 => oid::INTERVAL,
+        1231 => oid::NUMERIC,
+        199 => oid::JSON,
+        2951 => oid::UUID,
+        3807 => oid::JSONB,
+        _ => return None,
+    })
 }
 
 /// One result column as the server describes it.
@@ -93,7 +122,7 @@ impl DecodeOptions {
 }
 
 /// The decode family of a column: what the bytes are and what Arrow type they become.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Kind {
     Bool,
     Int2,
@@ -115,6 +144,8 @@ pub(crate) enum Kind {
     Timestamptz,
     Interval,
     Uuid,
+    /// A one-dimensional array of the element family.
+    List(Box<Kind>),
 }
 
 impl Kind {
@@ -145,12 +176,16 @@ impl Kind {
             oid::TIMESTAMPTZ => Kind::Timestamptz,
             oid::INTERVAL => Kind::Interval,
             oid::UUID => Kind::Uuid,
-            _ => return None,
+            array => {
+                // Array columns carry their elements' type modifier (numeric(10,2)[]).
+                let element = ColumnSpec { type_oid: array_element(array)?, ..spec.clone() };
+                Kind::List(Box::new(Kind::of(&element, options)?))
+            }
         })
     }
 
-    pub(crate) fn data_type(self) -> DataType {
-        match self {
+    pub(crate) fn data_type(&self) -> DataType {
+        match *self {
             Kind::Bool => DataType::Boolean,
             Kind::Int2 => DataType::Int16,
             Kind::Int4 => DataType::Int32,
@@ -168,6 +203,23 @@ impl Kind {
             Kind::Timestamptz => DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
             Kind::Interval => DataType::Interval(IntervalUnit::MonthDayNano),
             Kind::Uuid => DataType::FixedSizeBinary(16),
+            Kind::List(ref element) => DataType::List(Arc::new(element.item_field())),
+        }
+    }
+
+    /// The field of a list's elements.
+    pub(crate) fn item_field(&self) -> Field {
+        Field::new("item", self.data_type(), true).with_metadata(self.extension_metadata())
+    }
+
+    /// Arrow extension type metadata (only `arrow.uuid` so far).
+    fn extension_metadata(&self) -> HashMap<String, String> {
+        match self {
+            Kind::Uuid => HashMap::from([
+                ("ARROW:extension:name".to_string(), "arrow.uuid".to_string()),
+                ("ARROW:extension:metadata".to_string(), String::new()),
+            ]),
+            _ => HashMap::new(),
         }
     }
 }
@@ -179,12 +231,9 @@ pub fn needs_text_cast(spec: &ColumnSpec, options: &DecodeOptions) -> bool {
 }
 
 /// The Arrow field a column decodes to, with its PostgreSQL type in the metadata.
-pub(crate) fn arrow_field(spec: &ColumnSpec, kind: Kind) -> Field {
-    let mut metadata = HashMap::from([(PG_TYPE_KEY.to_string(), spec.pg_type.clone())]);
-    if kind == Kind::Uuid {
-        metadata.insert("ARROW:extension:name".into(), "arrow.uuid".into());
-        metadata.insert("ARROW:extension:metadata".into(), String::new());
-    }
+pub(crate) fn arrow_field(spec: &ColumnSpec, kind: &Kind) -> Field {
+    let mut metadata = kind.extension_metadata();
+    metadata.insert(PG_TYPE_KEY.to_string(), spec.pg_type.clone());
     Field::new(&spec.name, kind.data_type(), true).with_metadata(metadata)
 }
 
@@ -237,6 +286,15 @@ mod tests {
         assert_eq!(kind(-1), DataType::Utf8);
         let floats = DecodeOptions::from_pairs([("numeric", "float64")]).unwrap();
         assert_eq!(Kind::of(&spec(oid::NUMERIC, -1), &floats), Some(Kind::NumericFloat));
+    }
+
+    #[test]
+    fn arrays_of_known_elements_are_lists() {
+        let options = DecodeOptions::default();
+        let numeric_array = Kind::of(&spec(1231, ((10 << 16) | 2) + 4), &options).unwrap();
+        assert_eq!(numeric_array, Kind::List(Box::new(Kind::Decimal { precision: 10, scale: 2 })));
+        assert!(matches!(numeric_array.data_type(), DataType::List(f) if f.data_type() == &DataType::Decimal128(10, 2)));
+        assert!(needs_text_cast(&spec(1041 /* inet[] */, -1), &options));
     }
 
     #[test]

@@ -33,20 +33,18 @@ impl FieldPos {
     }
 }
 
-/// The fields of a chunk, row-major: row `r`, column `c` is `fields[r * columns + c]`.
+/// The fields of a chunk, column by column.
 #[derive(Debug)]
 pub struct Fields {
-    /// Number of columns per row.
-    pub columns: usize,
     /// Number of complete rows.
     pub rows: usize,
-    positions: Vec<FieldPos>,
+    columns: Vec<Vec<FieldPos>>,
 }
 
 impl Fields {
     /// The positions of column `column`, one per row.
-    pub fn column(&self, column: usize) -> impl ExactSizeIterator<Item = FieldPos> + '_ {
-        self.positions.iter().skip(column).step_by(self.columns).copied()
+    pub fn column(&self, column: usize) -> &[FieldPos] {
+        &self.columns[column]
     }
 }
 
@@ -58,7 +56,8 @@ pub fn split(chunk: &[u8], columns: usize) -> Result<Fields> {
     if chunk.len() > u32::MAX as usize {
         return Err(CodecError::Truncated { offset: 0, what: "chunk larger than 4 GiB" });
     }
-    let mut positions = Vec::with_capacity(estimate_rows(chunk.len(), columns) * columns);
+    let estimate = estimate_rows(chunk.len(), columns);
+    let mut positions: Vec<Vec<FieldPos>> = (0..columns).map(|_| Vec::with_capacity(estimate)).collect();
     let mut at = 0usize;
     let mut rows = 0usize;
     while at < chunk.len() {
@@ -73,7 +72,7 @@ pub fn split(chunk: &[u8], columns: usize) -> Result<Fields> {
         if count as i64 != columns as i64 {
             return Err(CodecError::FieldCount { row: rows, expected: columns, got: count as i64 });
         }
-        for _ in 0..columns {
+        for column in positions.iter_mut() {
             let len = read_i32(chunk, at, "field length")?;
             at += 4;
             if len < -1 {
@@ -84,11 +83,11 @@ pub fn split(chunk: &[u8], columns: usize) -> Result<Fields> {
                 let end = at.checked_add(len as usize).filter(|&end| end <= chunk.len());
                 at = end.ok_or(CodecError::Truncated { offset: at, what: "field value" })?;
             }
-            positions.push(FieldPos { start, len });
+            column.push(FieldPos { start, len });
         }
         rows += 1;
     }
-    Ok(Fields { columns, rows, positions })
+    Ok(Fields { rows, columns: positions })
 }
 
 /// A guess of the row count, so the position vector rarely reallocates.
@@ -135,11 +134,11 @@ mod tests {
         chunk.extend_from_slice(&crate::copy_format::TRAILER);
         let fields = split(&chunk, 2).unwrap();
         assert_eq!(fields.rows, 2);
-        let col0: Vec<_> = fields.column(0).map(|f| f.bytes(&chunk).to_vec()).collect();
+        let col0: Vec<_> = fields.column(0).iter().map(|f| f.bytes(&chunk).to_vec()).collect();
         assert_eq!(col0, vec![b"ab".to_vec(), b"".to_vec()]);
-        let nulls: Vec<_> = fields.column(1).map(|f| f.is_null()).collect();
+        let nulls: Vec<_> = fields.column(1).iter().map(|f| f.is_null()).collect();
         assert_eq!(nulls, vec![true, false]);
-        assert_eq!(fields.column(1).nth(1).unwrap().bytes(&chunk), b"xyz");
+        assert_eq!(fields.column(1)[1].bytes(&chunk), b"xyz");
     }
 
     #[test]

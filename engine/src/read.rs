@@ -26,7 +26,7 @@ use crate::param::{Bound, Value};
 use crate::sql;
 
 /// Raw bytes a chunk is cut at (unless `batch_rows` cuts first).
-const CHUNK_BYTES: usize = 8 << 20;
+const CHUNK_BYTES: usize = 4 << 20;
 /// Most rows in one batch when the caller sets no `batch_rows`.
 const MAX_BATCH_ROWS: usize = 1 << 20;
 /// Batches decoded or decoding ahead of the reader.
@@ -37,7 +37,7 @@ const SETTLE_TIMEOUT: Duration = Duration::from_secs(5);
 /// How a read is cut into batches and decoded.
 #[derive(Clone, Debug, Default)]
 pub struct ReadOptions {
-    /// Rows per batch (every batch but the last has exactly this many). `None`: about 8 MiB of
+    /// Rows per batch (every batch but the last has exactly this many). `None`: about 4 MiB of
     /// wire data per batch.
     pub batch_rows: Option<usize>,
     /// Choices of Arrow types.

@@ -4,6 +4,7 @@
 //! (`decode_column`) runs once per column per chunk, never per value.
 
 mod fixed;
+mod list;
 mod numeric;
 mod varlen;
 
@@ -18,7 +19,7 @@ use arrow_schema::{Schema, SchemaRef};
 
 use crate::error::{CodecError, Result};
 use crate::pg_type::{arrow_field, ColumnSpec, DecodeOptions, Kind};
-use crate::tuple::{self, FieldPos, Fields};
+use crate::tuple::{self, FieldPos};
 
 /// Decodes chunks of binary COPY tuples into Arrow record batches.
 ///
@@ -43,7 +44,7 @@ impl Decoder {
                 (spec, kind)
             })
             .collect();
-        let fields: Vec<_> = columns.iter().map(|(spec, kind)| arrow_field(spec, *kind)).collect();
+        let fields: Vec<_> = columns.iter().map(|(spec, kind)| arrow_field(spec, kind)).collect();
         Decoder { columns, schema: Arc::new(Schema::new(fields)) }
     }
 
@@ -59,17 +60,15 @@ impl Decoder {
             .columns
             .iter()
             .enumerate()
-            .map(|(index, (spec, kind))| {
-                decode_column(*kind, &Column { chunk, fields: &fields, index, spec })
-            })
+            .map(|(index, (spec, kind))| decode_column(kind, &Column { chunk, positions: fields.column(index), spec }))
             .collect::<Result<Vec<_>>>()?;
         let options = RecordBatchOptions::new().with_row_count(Some(fields.rows));
         Ok(RecordBatch::try_new_with_options(self.schema.clone(), arrays, &options)?)
     }
 }
 
-fn decode_column(kind: Kind, col: &Column<'_>) -> Result<ArrayRef> {
-    match kind {
+fn decode_column(kind: &Kind, col: &Column<'_>) -> Result<ArrayRef> {
+    match *kind {
         Kind::Bool => fixed::boolean(col),
         Kind::Int2 => fixed::int2(col),
         Kind::Int4 => fixed::int4(col),
@@ -89,24 +88,25 @@ fn decode_column(kind: Kind, col: &Column<'_>) -> Result<ArrayRef> {
         Kind::Text => varlen::text(col, 0),
         Kind::Jsonb => varlen::text(col, 1),
         Kind::Bytea => varlen::binary(col),
+        Kind::List(ref element) => list::list(col, element),
     }
 }
 
-/// One column of one chunk, with what errors need to name it.
+/// The values of one column of one chunk (or the elements of an array column), with what
+/// errors need to name it.
 pub(crate) struct Column<'a> {
     pub chunk: &'a [u8],
-    pub fields: &'a Fields,
-    pub index: usize,
+    pub positions: &'a [FieldPos],
     pub spec: &'a ColumnSpec,
 }
 
 impl Column<'_> {
     pub fn rows(&self) -> usize {
-        self.fields.rows
+        self.positions.len()
     }
 
     pub fn positions(&self) -> impl ExactSizeIterator<Item = FieldPos> + '_ {
-        self.fields.column(self.index)
+        self.positions.iter().copied()
     }
 
     /// The validity bitmap, or `None` when the column has no NULL in this chunk.

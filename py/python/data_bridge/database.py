@@ -64,7 +64,7 @@ class Database:
         """Streams the result as record batches, holding only a few in memory at a time.
 
         Every batch but the last has exactly ``batch_rows`` rows when it is given (else about
-        8 MiB of data each). Closing or dropping the reader early cancels the query.
+        4 MiB of data each). Closing or dropping the reader early cancels the query.
         """
         stream = self._native.read_stream(sql, params, batch_rows, _types(types))
         return pa.RecordBatchReader.from_batches(stream.schema(), _drain(stream))

@@ -1,0 +1,75 @@
+//! One-dimensional arrays into Arrow lists.
+//!
+//! Wire format: ndim i32, has-nulls flag i32, element type OID u32, then per dimension its
+//! length i32 and lower bound i32, then each element as a length-prefixed field. The element
+//! positions of all rows are gathered first and decoded by the element's own decoder in one
+//! pass. Lower bounds are dropped (the elements are kept in order).
+
+use std::sync::Arc;
+
+use arrow_array::{ArrayRef, ListArray};
+use arrow_buffer::OffsetBuffer;
+
+use super::{decode_column, Column};
+use crate::error::Result;
+use crate::pg_type::Kind;
+use crate::tuple::FieldPos;
+
+pub(super) fn list(col: &Column<'_>, element: &Kind) -> Result<ArrayRef> {
+    let mut offsets = Vec::with_capacity(col.rows() + 1);
+    offsets.push(0i32);
+    let mut items = Vec::new();
+    for (row, field) in col.positions().enumerate() {
+        if !field.is_null() {
+            gather_elements(col.chunk, field, &mut items).map_err(|reason| col.invalid(row, reason))?;
+        }
+        let end = i32::try_from(items.len()).map_err(|_| col.out_of_range(row, "over 2^31 array elements in one batch"))?;
+        offsets.push(end);
+    }
+    let values = decode_column(element, &Column { chunk: col.chunk, positions: &items, spec: col.spec })?;
+    let array = ListArray::try_new(Arc::new(element.item_field()), OffsetBuffer::new(offsets.into()), values, col.nulls())?;
+    Ok(Arc::new(array))
+}
+
+/// Appends the positions of one array value's elements to `items`.
+fn gather_elements(chunk: &[u8], field: FieldPos, items: &mut Vec<FieldPos>) -> Result<(), String> {
+    let bytes = field.bytes(chunk);
+    let word = |at: usize| -> Result<i32, String> {
+        bytes
+            .get(at..at + 4)
+            .map(|b| i32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+            .ok_or_else(|| "array value cut short".to_string())
+    };
+    let ndim = word(0)?;
+    match ndim {
+        0 => return if bytes.len() == 12 { Ok(()) } else { Err("empty array with trailing bytes".into()) },
+        1 => {}
+        n if n > 1 => {
+            return Err(format!(
+                "{n}-dimensional array: only one-dimensional arrays are decoded so far; cast the column to text"
+            ))
+        }
+        n => return Err(format!("array with {n} dimensions")),
+    }
+    let count = word(12)?;
+    if count < 0 {
+        return Err("array with a negative length".into());
+    }
+    let mut at = 20usize;
+    for _ in 0..count {
+        let len = word(at)?;
+        at += 4;
+        let start = field.start as usize + at;
+        if len > 0 {
+            at = at.checked_add(len as usize).filter(|&end| end <= bytes.len()).ok_or("array element cut short")?;
+        } else if len < -1 {
+            return Err("array element with a negative length".into());
+        }
+        // Fits u32: it lies inside the chunk, which `tuple::split` bounded to 4 GiB.
+        items.push(FieldPos { start: start as u32, len });
+    }
+    if at != bytes.len() {
+        return Err("array value with trailing bytes".into());
+    }
+    Ok(())
+}
