@@ -8,15 +8,19 @@ use rayon::prelude::*;
 use crate::decode::Decoder;
 use crate::error::Result;
 
-/// Decodes `chunk` on the rayon pool and hands the batch to `done` there.
+/// Decodes `chunk` on the rayon pool and hands the batch, and the chunk's buffer for reuse,
+/// to `done` there.
 ///
 /// The caller keeps its own thread free for I/O; `done` typically sends the batch down a
 /// channel whose order the caller controls.
 pub fn decode_in_background<F>(decoder: Arc<Decoder>, chunk: Vec<u8>, done: F)
 where
-    F: FnOnce(Result<RecordBatch>) + Send + 'static,
+    F: FnOnce(Result<RecordBatch>, Vec<u8>) + Send + 'static,
 {
-    rayon::spawn(move || done(decoder.decode(&chunk)));
+    rayon::spawn(move || {
+        let batch = decoder.decode(&chunk);
+        done(batch, chunk)
+    });
 }
 
 /// Decodes many chunks in parallel, results in the chunks' order.

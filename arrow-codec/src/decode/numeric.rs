@@ -7,8 +7,7 @@ use std::sync::Arc;
 
 use arrow_array::types::{Decimal128Type, Decimal256Type, DecimalType, Float64Type};
 use arrow_array::{ArrayRef, PrimitiveArray, StringArray};
-use arrow_array::ArrowNativeTypeOp;
-use arrow_buffer::OffsetBuffer;
+use arrow_buffer::{i256, OffsetBuffer};
 
 use super::Column;
 use crate::error::Result;
@@ -109,12 +108,12 @@ impl<'a> Numeric<'a> {
     /// The value times 10^`scale` as an integer, exactly, or why that is impossible.
     ///
     /// `pow10[k]` must hold 10^k for every k where that fits `T`.
-    fn to_scaled<T: ArrowNativeTypeOp>(&self, scale: i8, pow10: &[T]) -> Result<T, String> {
+    fn to_scaled<T: Scaled>(&self, scale: i8, pow10: &[T]) -> Result<T, String> {
         if let Some(special) = self.special() {
             return Err(format!("{special} does not fit a decimal column"));
         }
         let overflow = || "value overflows the decimal type".to_string();
-        let pow = |k: i32| pow10.get(k as usize).copied().ok_or_else(overflow);
+        let inexact = || format!("more than {scale} decimal places");
         // Exponent of the last digit the result keeps.
         let target = -(scale as i32);
         let mut acc = T::ZERO;
@@ -123,28 +122,73 @@ impl<'a> Numeric<'a> {
             let digit = self.digit(i);
             let exponent = 4 * (self.weight as i32 - i);
             if exponent >= target {
-                acc = acc.mul_checked(T::usize_as(10_000)).map_err(|_| overflow())?;
-                acc = acc.add_checked(T::usize_as(digit as usize)).map_err(|_| overflow())?;
+                acc = acc.mul_add(T::TEN_THOUSAND, digit).ok_or_else(overflow)?;
                 acc_exponent = Some(exponent);
             } else if exponent + 4 > target {
-                let dropped = pow10_u16(target - exponent);
+                let dropped = 10u16.pow((target - exponent) as u32);
                 if digit % dropped != 0 {
-                    return Err(format!("more than {scale} decimal places"));
+                    return Err(inexact());
                 }
-                acc = acc.mul_checked(pow(4 - (target - exponent))?).map_err(|_| overflow())?;
-                acc = acc.add_checked(T::usize_as((digit / dropped) as usize)).map_err(|_| overflow())?;
+                let kept = pow10[(4 - (target - exponent)) as usize];
+                acc = acc.mul_add(kept, digit / dropped).ok_or_else(overflow)?;
                 acc_exponent = Some(target);
             } else if digit != 0 {
-                return Err(format!("more than {scale} decimal places"));
+                return Err(inexact());
             }
         }
-        if let Some(exponent) = acc_exponent {
-            acc = acc.mul_checked(pow(exponent - target)?).map_err(|_| overflow())?;
+        if let Some(exponent) = acc_exponent.filter(|&e| e > target) {
+            let shift = pow10.get((exponent - target) as usize).ok_or_else(overflow)?;
+            acc = acc.mul_add(*shift, 0).ok_or_else(overflow)?;
         }
         if self.sign == SIGN_NEG {
-            acc = acc.neg_checked().map_err(|_| overflow())?;
+            acc = acc.negate().ok_or_else(overflow)?;
         }
         Ok(acc)
+    }
+}
+
+/// Checked integer arithmetic shared by decimal128's i128 and decimal256's i256.
+trait Scaled: Copy {
+    const ZERO: Self;
+    const TEN_THOUSAND: Self;
+    /// self * factor + digit, or None on overflow.
+    fn mul_add(self, factor: Self, digit: u16) -> Option<Self>;
+    fn negate(self) -> Option<Self>;
+    fn times_ten(self) -> Option<Self>;
+    fn one() -> Self;
+}
+
+impl Scaled for i128 {
+    const ZERO: Self = 0;
+    const TEN_THOUSAND: Self = 10_000;
+    fn mul_add(self, factor: Self, digit: u16) -> Option<Self> {
+        self.checked_mul(factor)?.checked_add(digit as i128)
+    }
+    fn negate(self) -> Option<Self> {
+        self.checked_neg()
+    }
+    fn times_ten(self) -> Option<Self> {
+        self.checked_mul(10)
+    }
+    fn one() -> Self {
+        1
+    }
+}
+
+impl Scaled for i256 {
+    const ZERO: Self = i256::ZERO;
+    const TEN_THOUSAND: Self = i256::from_parts(10_000, 0);
+    fn mul_add(self, factor: Self, digit: u16) -> Option<Self> {
+        self.checked_mul(factor)?.checked_add(i256::from_i128(digit as i128))
+    }
+    fn negate(self) -> Option<Self> {
+        self.checked_neg()
+    }
+    fn times_ten(self) -> Option<Self> {
+        self.checked_mul(i256::from_i128(10))
+    }
+    fn one() -> Self {
+        i256::ONE
     }
 }
 
@@ -157,14 +201,9 @@ fn four_digits(digit: u16) -> [u8; 4] {
     ]
 }
 
-fn pow10_u16(k: i32) -> u16 {
-    10u16.pow(k as u32)
-}
-
 /// 10^0, 10^1, ... for as long as the value fits `T`.
-fn powers_of_ten<T: ArrowNativeTypeOp>() -> Vec<T> {
-    let ten = T::usize_as(10);
-    std::iter::successors(Some(T::ONE), |p| p.mul_checked(ten).ok()).take(78).collect()
+fn powers_of_ten<T: Scaled>() -> Vec<T> {
+    std::iter::successors(Some(T::one()), |p| p.times_ten()).take(78).collect()
 }
 
 fn nan_hint(col: &Column<'_>, row: usize, reason: String) -> crate::CodecError {
@@ -174,12 +213,16 @@ fn nan_hint(col: &Column<'_>, row: usize, reason: String) -> crate::CodecError {
     )
 }
 
-fn decode_decimal<T: DecimalType>(col: &Column<'_>, precision: u8, scale: i8) -> Result<PrimitiveArray<T>> {
+fn decode_decimal<T>(col: &Column<'_>, precision: u8, scale: i8) -> Result<PrimitiveArray<T>>
+where
+    T: DecimalType,
+    T::Native: Scaled,
+{
     let pow10 = powers_of_ten::<T::Native>();
     let mut values = Vec::with_capacity(col.rows());
     for (row, field) in col.positions().enumerate() {
         if field.is_null() {
-            values.push(T::Native::ZERO);
+            values.push(<T::Native as Scaled>::ZERO);
             continue;
         }
         let numeric = Numeric::parse(field.bytes(col.chunk)).map_err(|e| col.invalid(row, e))?;
