@@ -40,8 +40,18 @@ pub struct Database {
 struct Inner {
     pool: Pool,
     target: String,
-    /// `format_type(oid, typmod)` of every column type seen, so a read asks only once.
-    type_names: Mutex<HashMap<(u32, i32), String>>,
+    /// What the server told us of every column type seen, so a read asks only once.
+    type_names: Mutex<HashMap<(u32, i32), TypeInfo>>,
+}
+
+/// A column type as the catalog describes it.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct TypeInfo {
+    /// `format_type(oid, typmod)`, e.g. `numeric(15,2)`.
+    pub name: String,
+    /// The type's output function (`pg_type.typoutput`), e.g. `inet_out`: calling it gives
+    /// exactly the text PostgreSQL prints, which a `::text` cast does not always (inet).
+    pub output_function: String,
 }
 
 impl Database {
@@ -86,8 +96,8 @@ impl Database {
         })
     }
 
-    /// `format_type()` names for these (oid, typmod) pairs, asking the server for new ones.
-    pub(crate) async fn type_names(&self, client: &Object, types: &[(u32, i32)]) -> Result<Vec<String>> {
+    /// Catalog facts for these (oid, typmod) pairs, asking the server only for new ones.
+    pub(crate) async fn type_info(&self, client: &Object, types: &[(u32, i32)]) -> Result<Vec<TypeInfo>> {
         let missing: Vec<(u32, i32)> = {
             let known = self.lock_type_names();
             types.iter().filter(|t| !known.contains_key(t)).copied().collect()
@@ -97,20 +107,24 @@ impl Database {
             let typmods: Vec<i32> = missing.iter().map(|t| t.1).collect();
             let rows = client
                 .query(
-                    "SELECT format_type(t, m) FROM unnest($1::oid[], $2::int4[]) WITH ORDINALITY AS u(t, m, i) ORDER BY i",
+                    "SELECT format_type(t, m), p.typoutput::regproc::text \
+                     FROM unnest($1::oid[], $2::int4[]) WITH ORDINALITY AS u(t, m, i) \
+                     LEFT JOIN pg_type p ON p.oid = u.t ORDER BY i",
                     &[&oids, &typmods],
                 )
                 .await?;
             let mut known = self.lock_type_names();
             for (key, row) in missing.into_iter().zip(rows) {
-                known.insert(key, row.try_get::<_, Option<String>>(0)?.unwrap_or_else(|| "unknown".into()));
+                let name = row.try_get::<_, Option<String>>(0)?.unwrap_or_else(|| "unknown".into());
+                let output_function = row.try_get::<_, Option<String>>(1)?.unwrap_or_default();
+                known.insert(key, TypeInfo { name, output_function });
             }
         }
         let known = self.lock_type_names();
         Ok(types.iter().map(|t| known.get(t).cloned().unwrap_or_default()).collect())
     }
 
-    fn lock_type_names(&self) -> std::sync::MutexGuard<'_, HashMap<(u32, i32), String>> {
+    fn lock_type_names(&self) -> std::sync::MutexGuard<'_, HashMap<(u32, i32), TypeInfo>> {
         // A panic while holding the lock cannot leave the map half-updated, so poison is moot.
         self.inner.type_names.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }

@@ -154,24 +154,29 @@ impl ReadTask {
         }
         let types: Vec<(u32, i32)> =
             statement.columns().iter().map(|c| (c.type_().oid(), c.type_modifier())).collect();
-        let names = self.db.type_names(client, &types).await?;
+        let infos = self.db.type_info(client, &types).await?;
         let specs: Vec<ColumnSpec> = statement
             .columns()
             .iter()
-            .zip(names)
-            .map(|(column, pg_type)| ColumnSpec {
+            .zip(&infos)
+            .map(|(column, info)| ColumnSpec {
                 name: column.name().to_owned(),
                 type_oid: column.type_().oid(),
                 typmod: column.type_modifier(),
-                pg_type,
+                pg_type: info.name.clone(),
             })
             .collect();
-        let casts: Vec<bool> = specs.iter().map(|s| needs_text_cast(s, &self.options.decode)).collect();
-        let decoder = Arc::new(Decoder::new(specs, &self.options.decode));
-        let query = match casts.contains(&true) {
-            true => sql::with_text_casts(&self.sql, &casts),
+        // Types without a native decoder come back through their output function, as text.
+        let as_text: Vec<Option<&str>> = specs
+            .iter()
+            .zip(&infos)
+            .map(|(spec, info)| needs_text_cast(spec, &self.options.decode).then_some(info.output_function.as_str()))
+            .collect();
+        let query = match as_text.iter().any(Option::is_some) {
+            true => sql::with_text_output(&self.sql, &as_text),
             false => self.sql.clone(),
         };
+        let decoder = Arc::new(Decoder::new(specs, &self.options.decode));
         let source = if self.params.is_empty() && sql::is_copyable(&self.sql) {
             Source::Copy(sql::copy_out(&query))
         } else if query == self.sql {

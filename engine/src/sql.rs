@@ -37,16 +37,21 @@ fn skip_comments(mut sql: &str) -> &str {
     }
 }
 
-/// Wraps `sql` so that the columns flagged in `cast` come back as `::text`.
+/// Wraps `sql` so that each column with an output function in `output` comes back as the
+/// text that function prints (`inet_out(x)::text`: a plain `::text` cast adds inet's netmask).
 ///
 /// The columns are renamed positionally (`_1`, `_2`, ...) because result names may repeat;
-/// the caller keeps the original names from the unwrapped description.
-pub fn with_text_casts(sql: &str, cast: &[bool]) -> String {
-    let aliases: Vec<String> = (1..=cast.len()).map(|i| format!("\"_{i}\"")).collect();
+/// the caller keeps the original names from the unwrapped description. Output function names
+/// come from the catalog as `regproc` text, quoted and qualified as needed.
+pub fn with_text_output(sql: &str, output: &[Option<&str>]) -> String {
+    let aliases: Vec<String> = (1..=output.len()).map(|i| format!("\"_{i}\"")).collect();
     let select: Vec<String> = aliases
         .iter()
-        .zip(cast)
-        .map(|(alias, &cast)| if cast { format!("{alias}::text") } else { alias.clone() })
+        .zip(output)
+        .map(|(alias, function)| match function {
+            Some(function) => format!("{function}({alias})::text"),
+            None => alias.clone(),
+        })
         .collect();
     format!(
         "WITH \"data_bridge_q\"({}) AS (\n{}\n) SELECT {} FROM \"data_bridge_q\"",
@@ -85,8 +90,8 @@ mod tests {
 
     #[test]
     fn wraps_with_casts_and_survives_trailing_comments() {
-        let wrapped = with_text_casts("SELECT a, b FROM t; -- end", &[false, true]);
-        assert!(wrapped.contains("\"_2\"::text"));
+        let wrapped = with_text_output("SELECT a, b FROM t; -- end", &[None, Some("inet_out")]);
+        assert!(wrapped.contains("SELECT \"_1\", inet_out(\"_2\")::text FROM"), "{wrapped}");
         assert!(wrapped.contains("\n-- end\n)") || wrapped.contains("-- end\n)"));
         assert_eq!(copy_out("SELECT 1;  "), "COPY (\nSELECT 1\n) TO STDOUT (FORMAT binary)");
     }

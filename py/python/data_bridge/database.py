@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterator, Mapping, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence
 
 import pyarrow as pa
 
 from . import _native
+from .reader import BatchReader
 
 if TYPE_CHECKING:
     import pandas
@@ -60,14 +61,14 @@ class Database:
         batch_rows: Optional[int] = None,
         *,
         types: TypeOptions = None,
-    ) -> pa.RecordBatchReader:
+    ) -> BatchReader:
         """Streams the result as record batches, holding only a few in memory at a time.
 
-        Every batch but the last has exactly ``batch_rows`` rows when it is given (else about
-        4 MiB of data each). Closing or dropping the reader early cancels the query.
+        Returns a ``pyarrow.RecordBatchReader``. Every batch but the last has exactly
+        ``batch_rows`` rows when it is given (else about 4 MiB of data each). Closing or
+        dropping the reader early cancels the query.
         """
-        stream = self._native.read_stream(sql, params, batch_rows, _types(types))
-        return pa.RecordBatchReader.from_batches(stream.schema(), _drain(stream))
+        return BatchReader(self._native.read_stream(sql, params, batch_rows, _types(types)))
 
     def read_pandas(
         self, sql: str, params: Params = None, *, types: TypeOptions = None, **to_pandas_kwargs: Any
@@ -104,15 +105,6 @@ class Database:
 
 def _types(types: TypeOptions) -> Optional[dict]:
     return None if types is None else dict(types)
-
-
-def _drain(stream: _native.BatchStream) -> Iterator[pa.RecordBatch]:
-    """Yields the stream's batches; closing the generator early cancels the query."""
-    try:
-        while (batch := stream.next_batch()) is not None:
-            yield batch
-    finally:
-        stream.close()
 
 
 def _for_polars(table: pa.Table) -> pa.Table:

@@ -1,0 +1,143 @@
+"""Ctrl-C (SIGINT) during a running query, in a subprocess.
+
+The child prints protocol lines (READY / KBI <seconds> / AFTER <json>) and then
+waits for the parent before exiting, so that the parent can check from
+psycopg that the server-side query is gone while the child's pool is alive.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import signal
+import threading
+import time
+
+import pytest
+
+from conftest import pg_column, spawn_python, unique_name
+
+CHILD = r"""
+import json, signal, sys, time
+signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started with SIGINT ignored
+import data_bridge
+
+mode, marker = sys.argv[1], sys.argv[2]
+db = data_bridge.connect()
+db.read_arrow("SELECT 1")  # pool warm
+print("READY", flush=True)
+sql = {
+    "sleep_copy": f"SELECT pg_sleep(30) /* {marker} */",
+    "sleep_params": f"SELECT pg_sleep($1) /* {marker} */",
+    "stream_copy": f"SELECT a.i, b.j FROM generate_series(1, 20000) a(i), generate_series(1, 20000) b(j) /* {marker} */",
+    "count_copy": f"SELECT count(*) FROM generate_series(1, 20000) a(i), generate_series(1, 50000) b(j) /* {marker} */",
+    "batches": f"SELECT a.i, b.j FROM generate_series(1, 20000) a(i), generate_series(1, 20000) b(j) /* {marker} */",
+    # the reader itself blocks: the first batch needs 60 x 0.5 s of server time
+    "batches_blocked": f"SELECT i, pg_sleep(0.5) AS s FROM generate_series(1, 60) i /* {marker} */",
+}[mode]
+try:
+    if mode == "sleep_params":
+        db.read_arrow(sql, [30])
+    elif mode == "batches":
+        reader = db.read_batches(sql, batch_rows=10000)
+        for batch in reader:
+            time.sleep(0.05)  # slow consumer: the signal arrives in Python code or in the reader
+    elif mode == "batches_blocked":
+        reader = db.read_batches(sql, batch_rows=1000)
+        reader.read_next_batch()
+    else:
+        db.read_arrow(sql)
+    print("FINISHED", flush=True)
+except KeyboardInterrupt:
+    print(f"KBI {time.monotonic()}", flush=True)
+if mode.startswith("batches"):
+    del reader
+after = db.read_arrow("SELECT 1 AS one, $1::text AS two", ["2"]).to_pydict()
+after_copy = db.read_arrow("SELECT 3 AS three").to_pydict()
+print("AFTER " + json.dumps([after, after_copy]), flush=True)
+sys.stdin.readline()  # keep the pool alive until the parent has looked at pg_stat_activity
+print("BYE", flush=True)
+"""
+
+
+def _reader_thread(stream, lines: queue.Queue):
+    for line in stream:
+        lines.put(line.rstrip("\n"))
+    lines.put(None)
+
+
+def _expect(lines: queue.Queue, prefix: str, timeout: float, stderr_proc=None) -> str:
+    deadline = time.monotonic() + timeout
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise AssertionError(f"no {prefix!r} line within {timeout} s")
+        try:
+            line = lines.get(timeout=remaining)
+        except queue.Empty:
+            continue
+        if line is None:
+            err = stderr_proc.stderr.read() if stderr_proc else ""
+            raise AssertionError(f"child exited before {prefix!r}; stderr:\n{err}")
+        if line.startswith(prefix):
+            return line
+        if line.startswith("FINISHED"):
+            raise AssertionError(f"query finished instead of being interrupted (waiting for {prefix!r})")
+
+
+def _active_pids(pg, marker: str) -> list[int]:
+    return pg_column(
+        pg,
+        "SELECT pid FROM pg_stat_activity WHERE state = 'active' AND position(%s in query) > 0"
+        " AND pid <> pg_backend_pid()",
+        (marker,),
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "mode", ["sleep_copy", "sleep_params", "stream_copy", "count_copy", "batches", "batches_blocked"]
+)
+def test_sigint_cancels_query(pg, mode):
+    marker = unique_name("sigint")
+    proc = spawn_python(CHILD, mode, marker, start_new_session=True)
+    lines: queue.Queue = queue.Queue()
+    reader = threading.Thread(target=_reader_thread, args=(proc.stdout, lines), daemon=True)
+    reader.start()
+    try:
+        _expect(lines, "READY", 30, proc)
+        deadline = time.monotonic() + 10
+        while not _active_pids(pg, marker):
+            assert time.monotonic() < deadline, "query never showed up in pg_stat_activity"
+            time.sleep(0.05)
+        time.sleep(1.0)
+        assert _active_pids(pg, marker), "query ended on its own before the signal"
+
+        sent = time.monotonic()
+        os.kill(proc.pid, signal.SIGINT)
+        kbi = _expect(lines, "KBI", 10, proc)
+        raised_after = float(kbi.split()[1]) - sent
+        assert raised_after < 2.0, f"KeyboardInterrupt only {raised_after:.2f} s after SIGINT"
+
+        # the server-side query must be cancelled promptly (not just abandoned)
+        while _active_pids(pg, marker):
+            assert time.monotonic() - sent < 3.0, "query still running on the server after Ctrl-C"
+            time.sleep(0.05)
+
+        after = json.loads(_expect(lines, "AFTER", 30, proc)[len("AFTER "):])
+        assert after == [{"one": [1], "two": ["2"]}, {"three": [3]}]
+        assert not _active_pids(pg, marker)
+        proc.stdin.write("exit\n")
+        proc.stdin.flush()
+        _expect(lines, "BYE", 10, proc)
+        assert proc.wait(10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        reader.join(5)
+        for stream in (proc.stdin, proc.stdout, proc.stderr):
+            stream.close()
+        for pid in _active_pids(pg, marker):  # never leave a runaway query behind
+            pg.execute("SELECT pg_terminate_backend(%s)", (pid,))
