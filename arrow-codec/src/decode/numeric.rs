@@ -29,24 +29,19 @@ pub(crate) struct Numeric<'a> {
 
 impl<'a> Numeric<'a> {
     pub fn parse(bytes: &'a [u8]) -> Result<Self, String> {
-        if bytes.len() < 8 {
+        let Some((head, digits)) = bytes.split_first_chunk::<8>() else {
             return Err(format!("numeric needs at least 8 bytes, got {}", bytes.len()));
-        }
-        let word = |i: usize| u16::from_be_bytes([bytes[i], bytes[i + 1]]);
-        let ndigits = word(0) as i16;
-        let numeric = Numeric {
-            weight: word(2) as i16,
-            sign: word(4),
-            dscale: word(6) & 0x3fff,
-            digits: &bytes[8..],
         };
-        if ndigits < 0 || numeric.digits.len() != 2 * ndigits as usize {
+        let word = |i: usize| u16::from_be_bytes([head[i], head[i + 1]]);
+        let ndigits = word(0) as i16;
+        let numeric = Numeric { weight: word(2) as i16, sign: word(4), dscale: word(6) & 0x3fff, digits };
+        if ndigits < 0 || digits.len() != 2 * ndigits as usize {
             return Err(format!("numeric with {ndigits} digits in {} bytes", bytes.len()));
         }
-        if ![SIGN_POS, SIGN_NEG, SIGN_NAN, SIGN_PINF, SIGN_NINF].contains(&numeric.sign) {
+        if !matches!(numeric.sign, SIGN_POS | SIGN_NEG | SIGN_NAN | SIGN_PINF | SIGN_NINF) {
             return Err(format!("numeric with unknown sign word {:#06x}", numeric.sign));
         }
-        if (0..ndigits as usize).any(|i| numeric.digit(i as i32) >= 10_000) {
+        if digits.chunks_exact(2).any(|d| u16::from_be_bytes([d[0], d[1]]) >= 10_000) {
             return Err("numeric digit over 9999".into());
         }
         Ok(numeric)
