@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# Captures the golden files of tests/golden.rs from a real PostgreSQL server, so the decoder is
+# checked against bytes PostgreSQL itself wrote (binary COPY), never against our own encoder.
+#
+#   bash arrow-codec/tests/golden/capture.sh      # PostgreSQL 15 on 127.0.0.1:5432, db "test"
+#
+# Each family gets NAME.bin (`COPY ... (FORMAT binary)`: header, tuples, trailer). The numeric
+# families also get NAME.txt: the same rows as `x::text`, one a line (NULL as \N), which the
+# test compares with the decoder's text and decimal output. Rows are ordered by the first
+# VALUES column, which is not copied. Rerun only when adding cases: the .bin files are
+# committed and the expected values in golden.rs are written against them.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+export PGHOST="${PGHOST:-127.0.0.1}" PGUSER="${PGUSER:-postgres}" PGDATABASE="${PGDATABASE:-test}"
+# Fixed session settings, so literals without an offset mean the same on any server.
+export PGOPTIONS="-c timezone=UTC -c datestyle=ISO,MDY -c intervalstyle=postgres"
+
+# capture NAME COLUMNS VALUES: copies `SELECT COLUMNS FROM (VALUES ...) v(i, ...) ORDER BY i`.
+# COLUMNS casts to the exact type: a VALUES column loses the typmod (numeric(15,2), bpchar(5))
+# unless every row has it.
+capture() {
+    local name=$1 columns=$2 values=$3
+    local query="SELECT $columns FROM (VALUES $values) ORDER BY i"
+    psql -X -q -v ON_ERROR_STOP=1 -c "\copy ($query) TO '$name.bin' WITH (FORMAT binary)"
+    echo "$name.bin: $(wc -c < "$name.bin") bytes"
+}
+
+# text_of NAME COLUMN VALUES: the column's text form, as `SELECT x::text` prints it.
+text_of() {
+    local name=$1 column=$2 values=$3
+    psql -X -q -v ON_ERROR_STOP=1 -c "\copy (SELECT $column::text FROM (VALUES $values) ORDER BY i) TO '$name.txt'"
+}
+
+capture bool "b" "(1, true), (2, false), (3, NULL)) v(i, b"
+
+capture int "a::int2, b::int4, c::int8" "
+    (1, 0::int2, 0::int4, 0::int8),
+    (2, 1, -1, 42),
+    (3, -32768, -2147483648, -9223372036854775808),
+    (4, 32767, 2147483647, 9223372036854775807),
+    (5, NULL, NULL, NULL)) v(i, a, b, c"
+
+capture oid "o" "(1, 0::oid), (2, 1259), (3, 4294967295), (4, NULL)) v(i, o"
+
+capture float "r::float4, d::float8" "
+    (1, 1.5::float4, 1.5::float8),
+    (2, '-0', '-0'),
+    (3, 'NaN', 'NaN'),
+    (4, 'Infinity', 'Infinity'),
+    (5, '-Infinity', '-Infinity'),
+    (6, 0.1, 0.1),
+    (7, '3.4028235e38', '1.7976931348623157e308'),
+    (8, '1e-45', '5e-324'),
+    (9, NULL, NULL)) v(i, r, d"
+
+NUMERIC_15_2="
+    (1, 0::numeric(15,2)), (2, 1.5), (3, -123.45), (4, 0.01), (5, -0.01),
+    (6, 9999999999999.99), (7, -9999999999999.99), (8, 1000000), (9, 12345.678),
+    (10, NULL)) v(i, x"
+capture numeric_15_2 "x::numeric(15,2)" "$NUMERIC_15_2"
+text_of numeric_15_2 "x::numeric(15,2)" "$NUMERIC_15_2"
+
+NUMERIC_50_10="
+    (1, 0::numeric(50,10)), (2, 1.5), (3, -0.0000000001),
+    (4, 1234567890123456789012345678901234567890.0123456789),
+    (5, -9999999999999999999999999999999999999999.9999999999),
+    (6, 100000000000000000000000000000000000000), (7, NULL)) v(i, x"
+capture numeric_50_10 "x::numeric(50,10)" "$NUMERIC_50_10"
+text_of numeric_50_10 "x::numeric(50,10)" "$NUMERIC_50_10"
+
+NUMERIC="
+    (1, 'NaN'::numeric), (2, 'Infinity'), (3, '-Infinity'), (4, 0), (5, 0.000), (6, 1.500),
+    (7, -1.5), (8, 10000), (9, 1000000), (10, 0.0001), (11, 12345.6789), (12, -0.00001234),
+    (13, 123456789012345678901234567890.123456789), (14, 1e100), (15, -1e-100),
+    (16, 9.99e300), (17, 1e-1000), (18, 12e999), (19, '-0.00'), (20, NULL)) v(i, x"
+capture numeric "x" "$NUMERIC"
+text_of numeric "x" "$NUMERIC"
+
+capture text "t::text, v::varchar(10), c::bpchar(5), n::name" "
+    (1, 'hello'::text, 'hello'::varchar(10), 'ab'::bpchar(5), 'pg_class'::name),
+    (2, '', '', '', ''),
+    (3, 'héllo wörld ✓ 日本語 🎉', 'ÄÖÜ', 'é', 'имя'),
+    (4, E'tab\there\nnewline \\\\ back', 'x', 'abcde', repeat('n', 63)),
+    (5, NULL, NULL, NULL, NULL)) v(i, t, v, c, n"
+
+capture json "j::json, b::jsonb" "
+    (1, '{\"b\":1,  \"a\":[true,null]}'::json, '{\"b\":1,  \"a\":[true,null]}'::jsonb),
+    (2, '\"snö ☃\"', '\"snö ☃\"'),
+    (3, '[]', '[]'),
+    (4, '1.50', '1.50'),
+    (5, NULL, NULL)) v(i, j, b"
+
+capture bytea "b" "
+    (1, '\\x'::bytea), (2, '\\x00ff10'), (3, 'abc'), (4, '\\xdeadbeef'), (5, NULL)) v(i, b"
+
+capture date "d" "
+    (1, '2000-01-01'::date), (2, '1970-01-01'), (3, '1969-12-31'), (4, '2024-02-29'),
+    (5, '0001-01-01 BC'), (6, '4714-11-24 BC'), (7, '5874897-12-31'),
+    (8, 'infinity'), (9, '-infinity'), (10, NULL)) v(i, d"
+
+capture time "t" "
+    (1, '00:00'::time), (2, '12:34:56.789012'), (3, '23:59:59.999999'), (4, '24:00:00'),
+    (5, NULL)) v(i, t"
+
+# Same instants in both columns: the timestamptz literals carry their offset.
+capture timestamp "ts::timestamp, tz::timestamptz" "
+    (1, '2000-01-01 00:00:00'::timestamp, '2000-01-01 00:00:00+00'::timestamptz),
+    (2, '1970-01-01 00:00:00', '1970-01-01 02:00:00+02'),
+    (3, '1969-12-31 23:59:59.999999', '1969-12-31 23:59:59.999999+00'),
+    (4, '2024-02-29 12:34:56.123456', '2024-02-29 14:34:56.123456+02'),
+    (5, '0044-03-15 12:00:00 BC', '0044-03-15 12:00:00+00 BC'),
+    (6, '4714-11-24 00:00:00 BC', '4714-11-24 00:00:00+00 BC'),
+    (7, 'infinity', 'infinity'),
+    (8, '-infinity', '-infinity'),
+    (9, NULL, NULL)) v(i, ts, tz"
+
+# Valid PostgreSQL, beyond timestamp[us] since Arrow's epoch is 30 years before PostgreSQL's.
+capture timestamp_max "ts" "(1, '294276-12-31 23:59:59.999999'::timestamp)) v(i, ts"
+
+capture interval "x" "
+    (1, '1 year 2 months 3 days 04:05:06.789'::interval), (2, '-1 day'),
+    (3, '-3 months +5 days -00:00:01'), (4, '0'), (5, '25 hours'), (6, '1 mon'),
+    (7, '178000000 years'), (8, '-0.000001 s'), (9, NULL)) v(i, x"
+
+# Valid PostgreSQL, but i64 microseconds do not fit i64 nanoseconds.
+capture interval_max "x" "(1, '2562047788:00:54.775807'::interval)) v(i, x"
+
+capture uuid "u" "
+    (1, 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'::uuid),
+    (2, '00000000-0000-0000-0000-000000000000'),
+    (3, 'ffffffff-ffff-ffff-ffff-ffffffffffff'), (4, NULL)) v(i, u"
