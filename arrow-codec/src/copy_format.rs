@@ -16,6 +16,8 @@ pub const TRAILER: [u8; 2] = [0xff, 0xff];
 
 /// Bit 16 of the flags: OIDs are included in each tuple (never sent since PostgreSQL 12).
 const FLAG_HAS_OIDS: u32 = 1 << 16;
+/// Bits 17-31 are reserved for critical format changes: a reader must refuse them.
+const FLAGS_CRITICAL: u32 = 0xFFFE_0000;
 
 /// Parses the header at the start of `buf` and returns how many bytes it takes.
 pub fn header_len(buf: &[u8]) -> Result<usize> {
@@ -28,6 +30,9 @@ pub fn header_len(buf: &[u8]) -> Result<usize> {
     let flags = read_u32(buf, SIGNATURE.len());
     if flags & FLAG_HAS_OIDS != 0 {
         return Err(CodecError::BadHeader { reason: "tuples with OIDs are not supported" });
+    }
+    if flags & FLAGS_CRITICAL != 0 {
+        return Err(CodecError::BadHeader { reason: "unknown critical flags set" });
     }
     let extension = read_u32(buf, SIGNATURE.len() + 4) as usize;
     let len = SIGNATURE.len() + 8 + extension;

@@ -143,7 +143,7 @@ impl<'a> Numeric<'a> {
 }
 
 /// Checked integer arithmetic shared by decimal128's i128 and decimal256's i256.
-trait Scaled: Copy {
+trait Scaled: Copy + PartialOrd {
     const ZERO: Self;
     const TEN_THOUSAND: Self;
     /// self * factor + digit, or None on overflow.
@@ -214,6 +214,8 @@ where
     T::Native: Scaled,
 {
     let pow10 = powers_of_ten::<T::Native>();
+    // 10^precision fits both types (10^38 < 2^127, 10^76 < 2^255).
+    let limit = pow10[precision as usize];
     let mut values = Vec::with_capacity(col.rows());
     for (row, field) in col.positions().enumerate() {
         if field.is_null() {
@@ -221,7 +223,13 @@ where
             continue;
         }
         let numeric = Numeric::parse(field.bytes(col.chunk)).map_err(|e| col.invalid(row, e))?;
-        values.push(numeric.to_scaled(scale, &pow10).map_err(|e| nan_hint(col, row, e))?);
+        let value = numeric.to_scaled(scale, &pow10).map_err(|e| nan_hint(col, row, e))?;
+        // PostgreSQL enforces the typmod, so this only fires on data that does not match
+        // the column description; Arrow requires it of a decimal array.
+        if value >= limit || limit.negate().is_some_and(|low| value <= low) {
+            return Err(col.out_of_range(row, format!("value has more than {precision} digits")));
+        }
+        values.push(value);
     }
     Ok(PrimitiveArray::<T>::new(values.into(), col.nulls()).with_precision_and_scale(precision, scale)?)
 }
