@@ -80,7 +80,8 @@ class Database:
         """Runs ``sql`` into a polars DataFrame (through Arrow, without copying)."""
         import polars as pl
 
-        return pl.from_arrow(_for_polars(self.read_arrow(sql, params, types=types)))
+        # polars has no UUID type: it takes the 16-byte storage of UUID columns.
+        return pl.from_arrow(self.read_arrow(sql, params, types=types))
 
     def status(self) -> dict:
         """Pool occupancy: ``{"size", "idle", "waiting"}``."""
@@ -105,14 +106,3 @@ class Database:
 
 def _types(types: TypeOptions) -> Optional[dict]:
     return None if types is None else dict(types)
-
-
-def _for_polars(table: pa.Table) -> pa.Table:
-    """polars has no UUID type: UUID columns go over as their 16-byte storage."""
-    fields = [
-        pa.field(f.name, f.type.storage_type, f.nullable, f.metadata) if isinstance(f.type, pa.ExtensionType) else f
-        for f in table.schema
-    ]
-    if all(a is b for a, b in zip(fields, table.schema)):
-        return table
-    return table.cast(pa.schema(fields, table.schema.metadata))
