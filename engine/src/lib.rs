@@ -15,6 +15,7 @@
 //! # Ok::<_, data_bridge_postgres::Error>(())
 //! ```
 
+mod busy_poll;
 pub mod config;
 mod database;
 mod error;

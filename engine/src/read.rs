@@ -15,11 +15,11 @@ use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 use data_bridge_arrow_codec::{copy_format, decode_in_background, needs_text_cast, ColumnSpec, DecodeOptions, Decoder};
 use deadpool_postgres::Object;
-use futures_util::StreamExt;
 use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::types::{FromSql, Type};
 use tokio_postgres::{NoTls, Statement};
 
+use crate::busy_poll;
 use crate::database::Database;
 use crate::error::{Error, Result};
 use crate::param::{Bound, Value};
@@ -194,7 +194,7 @@ impl ReadTask {
                 let stream = client.copy_out(&copy).await?;
                 futures_util::pin_mut!(stream);
                 let mut header_seen = false;
-                while let Some(message) = stream.next().await {
+                while let Some(message) = busy_poll::next(&mut stream).await {
                     let message = message?;
                     let mut row = &message[..];
                     if !header_seen {
@@ -212,7 +212,7 @@ impl ReadTask {
                 let rows = client.query_raw(&statement, params).await?;
                 futures_util::pin_mut!(rows);
                 let mut tuple = Vec::new();
-                while let Some(row) = rows.next().await {
+                while let Some(row) = busy_poll::next(&mut rows).await {
                     let row = row?;
                     tuple.clear();
                     tuple.extend_from_slice(&(row.len() as i16).to_be_bytes());
@@ -321,3 +321,4 @@ async fn settle(client: Object) {
         drop(Object::take(client));
     }
 }
+
