@@ -12,5 +12,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<database::Database>()?;
     m.add_class::<database::BatchStream>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add("__all__", ["BatchStream", "Database"])?;
     Ok(())
 }

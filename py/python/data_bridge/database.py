@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence, cast
 
 import pyarrow as pa
 
@@ -81,7 +81,8 @@ class Database:
         import polars as pl
 
         # polars has no UUID type: it takes the 16-byte storage of UUID columns.
-        return pl.from_arrow(self.read_arrow(sql, params, types=types))
+        # A Table always gives a DataFrame (a Series only comes from an Array).
+        return cast("polars.DataFrame", pl.from_arrow(self.read_arrow(sql, params, types=types)))
 
     def status(self) -> dict:
         """Pool occupancy: ``{"size", "idle", "waiting"}``."""

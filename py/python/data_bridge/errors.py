@@ -96,25 +96,85 @@ class NotSupportedError(DatabaseError):
     """A feature the server does not support (class 0A)."""
 
 
-def _named(name: str, base: type, sqlstate: str, doc: str) -> type:
-    return type(name, (base,), {"sqlstate": sqlstate, "__doc__": doc, "__module__": __name__})
+class UniqueViolation(IntegrityError):
+    """A unique constraint was violated."""
+
+    sqlstate = "23505"
 
 
-UniqueViolation = _named("UniqueViolation", IntegrityError, "23505", "A unique constraint was violated.")
-ForeignKeyViolation = _named("ForeignKeyViolation", IntegrityError, "23503", "A foreign key was violated.")
-NotNullViolation = _named("NotNullViolation", IntegrityError, "23502", "NULL in a NOT NULL column.")
-CheckViolation = _named("CheckViolation", IntegrityError, "23514", "A check constraint was violated.")
-SerializationFailure = _named("SerializationFailure", OperationalError, "40001", "Serialization failure: retry the transaction.")
-DeadlockDetected = _named("DeadlockDetected", OperationalError, "40P01", "Deadlock detected: retry the transaction.")
-QueryCanceled = _named("QueryCanceled", OperationalError, "57014", "The query was cancelled (timeout or request).")
-UndefinedTable = _named("UndefinedTable", ProgrammingError, "42P01", "The table does not exist.")
-UndefinedColumn = _named("UndefinedColumn", ProgrammingError, "42703", "The column does not exist.")
-SyntaxError = _named("SyntaxError", ProgrammingError, "42601", "SQL syntax error.")  # noqa: A001
-DivisionByZero = _named("DivisionByZero", DataError, "22012", "Division by zero.")
-InvalidTextRepresentation = _named("InvalidTextRepresentation", DataError, "22P02", "Malformed input text for a type.")
-NumericValueOutOfRange = _named("NumericValueOutOfRange", DataError, "22003", "A number is out of range.")
+class ForeignKeyViolation(IntegrityError):
+    """A foreign key was violated."""
 
-_BY_SQLSTATE = {cls.sqlstate: cls for cls in (
+    sqlstate = "23503"
+
+
+class NotNullViolation(IntegrityError):
+    """NULL in a NOT NULL column."""
+
+    sqlstate = "23502"
+
+
+class CheckViolation(IntegrityError):
+    """A check constraint was violated."""
+
+    sqlstate = "23514"
+
+
+class SerializationFailure(OperationalError):
+    """Serialization failure: retry the transaction."""
+
+    sqlstate = "40001"
+
+
+class DeadlockDetected(OperationalError):
+    """Deadlock detected: retry the transaction."""
+
+    sqlstate = "40P01"
+
+
+class QueryCanceled(OperationalError):
+    """The query was cancelled (statement timeout or a cancel request)."""
+
+    sqlstate = "57014"
+
+
+class UndefinedTable(ProgrammingError):
+    """The table does not exist."""
+
+    sqlstate = "42P01"
+
+
+class UndefinedColumn(ProgrammingError):
+    """The column does not exist."""
+
+    sqlstate = "42703"
+
+
+class SyntaxError(ProgrammingError):  # noqa: A001 - psycopg's name
+    """SQL syntax error."""
+
+    sqlstate = "42601"
+
+
+class DivisionByZero(DataError):
+    """Division by zero."""
+
+    sqlstate = "22012"
+
+
+class InvalidTextRepresentation(DataError):
+    """Malformed input text for a type."""
+
+    sqlstate = "22P02"
+
+
+class NumericValueOutOfRange(DataError):
+    """A number is out of range."""
+
+    sqlstate = "22003"
+
+
+_BY_SQLSTATE: dict = {cls.sqlstate: cls for cls in (
     UniqueViolation, ForeignKeyViolation, NotNullViolation, CheckViolation, SerializationFailure,
     DeadlockDetected, QueryCanceled, UndefinedTable, UndefinedColumn, SyntaxError, DivisionByZero,
     InvalidTextRepresentation, NumericValueOutOfRange,
