@@ -11,7 +11,7 @@ export DATABASE_URL=${DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/test}
 echo "== cargo test"
 cargo test --workspace --locked
 echo "== type stubs and annotations"
-.venv/bin/python -m mypy.stubtest data_bridge._native
+.venv/bin/python -m mypy.stubtest --mypy-config-file mypy.ini data_bridge._native
 .venv/bin/python -m mypy py/python/data_bridge
 echo "== pytest"
 .venv/bin/python -m pytest
