@@ -71,6 +71,16 @@ pub enum CodecError {
         /// Why the value does not fit, and what to do about it.
         reason: String,
     },
+    /// An Arrow column cannot be written into its PostgreSQL column without loss.
+    #[error("column {column:?}: cannot write Arrow {arrow_type} into PostgreSQL {pg_type}")]
+    Incompatible {
+        /// Column name.
+        column: String,
+        /// The Arrow type of the data.
+        arrow_type: String,
+        /// The PostgreSQL type of the column.
+        pg_type: String,
+    },
     /// An option given by the caller is not understood.
     #[error("unknown type option {key}={value:?}: {reason}")]
     BadOption {

@@ -62,6 +62,48 @@ pub fn numeric_from_str(text: &str, out: &mut Vec<u8>) -> Result<(), String> {
     Ok(())
 }
 
+/// Appends the binary `numeric` form of the decimal `value` x 10^-`scale` to `out`.
+pub(crate) fn decimal_to_numeric(value: i128, scale: i8, out: &mut Vec<u8>) {
+    let negative = value < 0;
+    let abs = value.unsigned_abs();
+    let pad = (4 - (scale as i32).rem_euclid(4)) % 4;
+    // Fractions are padded to whole base-10000 groups; beyond u128's range (or a negative
+    // scale) the text path handles it, exactly but slower.
+    if scale < 0 || scale as i32 + pad > 38 {
+        let text = format!("{}{}E{}", if negative { "-" } else { "" }, abs, -(scale as i32));
+        // Cannot fail: the text is digits with an exponent in i8's range (the display scale
+        // comes out as `scale`, or 0 for a negative one).
+        let _ = numeric_from_str(&text, out);
+        return;
+    }
+    let unit = 10u128.pow(scale as u32);
+    let (mut int_part, frac) = (abs / unit, (abs % unit) * 10u128.pow(pad as u32));
+    let frac_groups = (scale as i32 + pad) / 4;
+    let mut groups: Vec<u16> = Vec::with_capacity(12);
+    while int_part > 0 {
+        groups.push((int_part % 10_000) as u16);
+        int_part /= 10_000;
+    }
+    groups.reverse();
+    let mut weight = groups.len() as i32 - 1;
+    for i in (0..frac_groups).rev() {
+        groups.push((frac / 10u128.pow(4 * i as u32) % 10_000) as u16);
+    }
+    let leading = groups.iter().take_while(|&&g| g == 0).count();
+    groups.drain(..leading);
+    weight -= leading as i32;
+    while groups.last() == Some(&0) {
+        groups.pop();
+    }
+    if groups.is_empty() {
+        return header(out, 0, 0, 0, scale as u16);
+    }
+    header(out, groups.len() as i16, weight as i16, if negative { 0x4000 } else { 0 }, scale as u16);
+    for group in groups {
+        out.extend_from_slice(&group.to_be_bytes());
+    }
+}
+
 fn header(out: &mut Vec<u8>, ndigits: i16, weight: i16, sign: u16, dscale: u16) {
     out.extend_from_slice(&ndigits.to_be_bytes());
     out.extend_from_slice(&weight.to_be_bytes());
@@ -99,6 +141,27 @@ mod tests {
             ("+7", "7"),
         ] {
             assert_eq!(round_trip(input), expected, "{input}");
+        }
+    }
+
+    #[test]
+    fn decimals_match_the_text_path() {
+        for (value, scale) in [
+            (0i128, 2i8), (150, 2), (-12345678, 2), (1, 6), (123456789, 0), (5, -3), (-7, 0),
+            (10_000, 4), (99_999_999_999_999_999_999_999_999_999_999_999_99, 37), (i128::MIN + 1, 10), (120, 1),
+        ] {
+            let mut direct = Vec::new();
+            decimal_to_numeric(value, scale, &mut direct);
+            let text = if scale > 0 {
+                let digits = format!("{:0>width$}", value.unsigned_abs(), width = scale as usize + 1);
+                let (int, frac) = digits.split_at(digits.len() - scale as usize);
+                format!("{}{int}.{frac}", if value < 0 { "-" } else { "" })
+            } else {
+                format!("{value}E{}", -(scale as i32))
+            };
+            let mut via_text = Vec::new();
+            numeric_from_str(&text, &mut via_text).unwrap();
+            assert_eq!(direct, via_text, "{value} scale {scale} ({text})");
         }
     }
 

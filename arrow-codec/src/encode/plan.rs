@@ -1,0 +1,479 @@
+//! Which Arrow types go into which PostgreSQL columns, and how.
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::*;
+use arrow_array::{Array, ArrayRef, ArrowPrimitiveType, PrimitiveArray};
+use arrow_schema::{DataType, Field, IntervalUnit, TimeUnit};
+
+use super::column::{Borrowed, ColumnEncoder, Fixed, PreEncoded};
+use super::{decimal_to_numeric, numeric_from_str};
+use crate::pg_type::{oid, ColumnSpec, PG_TYPE_KEY};
+
+/// Microseconds from 1970-01-01 to 2000-01-01.
+const EPOCH_MICROS: i64 = 946_684_800_000_000;
+/// Days from 1970-01-01 to 2000-01-01.
+const EPOCH_DAYS: i32 = 10_957;
+const MICROS_PER_DAY: i64 = 86_400_000_000;
+
+/// The binary format a column is written in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Target {
+    Bool,
+    Int2,
+    Int4,
+    Int8,
+    Oid,
+    Float4,
+    Float8,
+    Numeric,
+    /// text, varchar, bpchar, name, json, enums: the UTF-8 bytes.
+    Text,
+    Jsonb,
+    Bytea,
+    Uuid,
+    Date,
+    /// timestamp and timestamptz (both microseconds since 2000-01-01 UTC on the wire).
+    Timestamp { with_zone: bool },
+    Time,
+    Interval,
+}
+
+/// Bits of an integer type, and whether it is signed.
+fn int_width(data_type: &DataType) -> Option<(u32, bool)> {
+    Some(match data_type {
+        DataType::Int8 => (8, true),
+        DataType::Int16 => (16, true),
+        DataType::Int32 => (32, true),
+        DataType::Int64 => (64, true),
+        DataType::UInt8 => (8, false),
+        DataType::UInt16 => (16, false),
+        DataType::UInt32 => (32, false),
+        DataType::UInt64 => (64, false),
+        _ => return None,
+    })
+}
+
+fn is_string(data_type: &DataType) -> bool {
+    match data_type {
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => true,
+        DataType::Dictionary(_, values) => matches!(**values, DataType::Utf8 | DataType::LargeUtf8),
+        _ => false,
+    }
+}
+
+impl Target {
+    /// The target for writing `source` into `column`, when that loses nothing.
+    pub fn plan(source: &DataType, column: &ColumnSpec) -> Option<Target> {
+        let target = match column.type_oid {
+            oid::BOOL => Target::Bool,
+            oid::INT2 => Target::Int2,
+            oid::INT4 => Target::Int4,
+            oid::INT8 => Target::Int8,
+            oid::OID => Target::Oid,
+            oid::FLOAT4 => Target::Float4,
+            oid::FLOAT8 => Target::Float8,
+            oid::NUMERIC => Target::Numeric,
+            oid::TEXT | oid::VARCHAR | oid::BPCHAR | oid::NAME | oid::JSON => Target::Text,
+            oid::JSONB => Target::Jsonb,
+            oid::BYTEA => Target::Bytea,
+            oid::UUID => Target::Uuid,
+            oid::DATE => Target::Date,
+            oid::TIMESTAMP => Target::Timestamp { with_zone: false },
+            oid::TIMESTAMPTZ => Target::Timestamp { with_zone: true },
+            oid::TIME => Target::Time,
+            oid::INTERVAL => Target::Interval,
+            _ => return None,
+        };
+        target.accepts(source).then_some(target)
+    }
+
+    /// Whether every value of `source` fits this target exactly.
+    fn accepts(self, source: &DataType) -> bool {
+        if *source == DataType::Null {
+            return true;
+        }
+        let int = int_width(source);
+        // Bits an integer needs as a signed number.
+        let signed_bits = int.map(|(bits, signed)| if signed { bits } else { bits + 1 });
+        match self {
+            Target::Bool => *source == DataType::Boolean,
+            Target::Int2 => signed_bits.is_some_and(|b| b <= 16),
+            Target::Int4 => signed_bits.is_some_and(|b| b <= 32),
+            Target::Int8 => signed_bits.is_some_and(|b| b <= 64),
+            Target::Oid => matches!(source, DataType::UInt8 | DataType::UInt16 | DataType::UInt32),
+            Target::Float4 => matches!(source, DataType::Float16 | DataType::Float32) || signed_bits.is_some_and(|b| b <= 16),
+            Target::Float8 => {
+                matches!(source, DataType::Float16 | DataType::Float32 | DataType::Float64)
+                    || signed_bits.is_some_and(|b| b <= 32)
+            }
+            Target::Numeric => int.is_some() || matches!(source, DataType::Decimal128(..) | DataType::Decimal256(..)),
+            Target::Text | Target::Jsonb => is_string(source),
+            Target::Bytea => matches!(
+                source,
+                DataType::Binary | DataType::LargeBinary | DataType::BinaryView | DataType::FixedSizeBinary(_)
+            ),
+            Target::Uuid => *source == DataType::FixedSizeBinary(16),
+            Target::Date => matches!(source, DataType::Date32 | DataType::Date64),
+            Target::Timestamp { with_zone } => match source {
+                DataType::Timestamp(_, tz) => tz.is_some() == with_zone,
+                DataType::Date32 | DataType::Date64 => !with_zone,
+                _ => false,
+            },
+            Target::Time => matches!(source, DataType::Time32(_) | DataType::Time64(_)),
+            Target::Interval => matches!(source, DataType::Interval(IntervalUnit::MonthDayNano) | DataType::Duration(_)),
+        }
+    }
+
+    /// The type's name for messages.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Target::Bool => "boolean",
+            Target::Int2 => "smallint",
+            Target::Int4 => "integer",
+            Target::Int8 => "bigint",
+            Target::Oid => "oid",
+            Target::Float4 => "real",
+            Target::Float8 => "double precision",
+            Target::Numeric => "numeric",
+            Target::Text => "text",
+            Target::Jsonb => "jsonb",
+            Target::Bytea => "bytea",
+            Target::Uuid => "uuid",
+            Target::Date => "date",
+            Target::Timestamp { with_zone: false } => "timestamp",
+            Target::Timestamp { with_zone: true } => "timestamptz",
+            Target::Time => "time",
+            Target::Interval => "interval",
+        }
+    }
+
+    /// The encoder of one batch's column (planned to be compatible).
+    pub fn encoder<'a>(self, array: &'a ArrayRef) -> Result<Box<dyn ColumnEncoder + 'a>, (usize, String)> {
+        let nulls = array.nulls();
+        let rows = array.len();
+        if *array.data_type() == DataType::Null {
+            return Ok(Box::new(AllNull(rows)));
+        }
+        Ok(match self {
+            Target::Bool => {
+                let values = array.as_boolean();
+                Box::new(Fixed { nulls, rows, convert: move |row| Ok([values.value(row) as u8]) })
+            }
+            Target::Int2 => int_encoder(array, |v| Ok((v as i16).to_be_bytes())),
+            Target::Int4 => int_encoder(array, |v| Ok((v as i32).to_be_bytes())),
+            Target::Int8 => int_encoder(array, |v| Ok(v.to_be_bytes())),
+            Target::Oid => int_encoder(array, |v| Ok((v as u32).to_be_bytes())),
+            Target::Float4 => match array.data_type() {
+                DataType::Float32 => fixed(array.as_primitive::<Float32Type>(), |v| Ok(v.to_be_bytes())),
+                DataType::Float16 => fixed(array.as_primitive::<Float16Type>(), |v| Ok(v.to_f32().to_be_bytes())),
+                _ => int_encoder(array, |v| Ok((v as f32).to_be_bytes())),
+            },
+            Target::Float8 => match array.data_type() {
+                DataType::Float64 => fixed(array.as_primitive::<Float64Type>(), |v| Ok(v.to_be_bytes())),
+                DataType::Float32 => fixed(array.as_primitive::<Float32Type>(), |v| Ok((v as f64).to_be_bytes())),
+                DataType::Float16 => fixed(array.as_primitive::<Float16Type>(), |v| Ok(v.to_f64().to_be_bytes())),
+                _ => int_encoder(array, |v| Ok((v as f64).to_be_bytes())),
+            },
+            Target::Numeric => Box::new(numeric_encoder(array)?),
+            Target::Text => string_encoder(array, None),
+            Target::Jsonb => string_encoder(array, Some(1)),
+            Target::Bytea => binary_encoder(array),
+            Target::Uuid => {
+                let values = array.as_fixed_size_binary();
+                Box::new(Fixed::<16, _> {
+                    nulls,
+                    rows,
+                    convert: move |row| values.value(row).try_into().map_err(|_| "not 16 bytes".to_string()),
+                })
+            }
+            Target::Date => match array.data_type() {
+                DataType::Date32 => fixed(array.as_primitive::<Date32Type>(), |days| Ok(pg_days(days).to_be_bytes())),
+                _ => fixed(array.as_primitive::<Date64Type>(), |ms| {
+                    Ok(pg_days(i32::try_from(ms.div_euclid(86_400_000)).map_err(|_| "date out of range")?).to_be_bytes())
+                }),
+            },
+            Target::Timestamp { .. } => match array.data_type() {
+                DataType::Timestamp(unit, _) => timestamp_encoder(array, *unit),
+                DataType::Date32 => fixed(array.as_primitive::<Date32Type>(), |days| {
+                    pg_micros(days as i64 * MICROS_PER_DAY).map(i64::to_be_bytes)
+                }),
+                _ => fixed(array.as_primitive::<Date64Type>(), |ms| {
+                    pg_micros(ms.checked_mul(1000).ok_or("date out of range")?).map(i64::to_be_bytes)
+                }),
+            },
+            Target::Time => match array.data_type() {
+                DataType::Time64(TimeUnit::Nanosecond) => {
+                    fixed(array.as_primitive::<Time64NanosecondType>(), |ns| Ok((ns / 1000).to_be_bytes()))
+                }
+                DataType::Time64(_) => fixed(array.as_primitive::<Time64MicrosecondType>(), |us| Ok(us.to_be_bytes())),
+                DataType::Time32(TimeUnit::Millisecond) => {
+                    fixed(array.as_primitive::<Time32MillisecondType>(), |ms| Ok((ms as i64 * 1000).to_be_bytes()))
+                }
+                _ => fixed(array.as_primitive::<Time32SecondType>(), |s| Ok((s as i64 * 1_000_000).to_be_bytes())),
+            },
+            Target::Interval => interval_encoder(array),
+        })
+    }
+}
+
+/// Arrow's Null type: `rows` NULLs.
+struct AllNull(usize);
+
+impl ColumnEncoder for AllNull {
+    fn add_sizes(&self, row_sizes: &mut [usize]) {
+        row_sizes.iter_mut().take(self.0).for_each(|size| *size += 4);
+    }
+
+    fn write(&self, out: &mut [u8], cursors: &mut [usize]) -> Result<(), (usize, String)> {
+        for cursor in cursors.iter_mut().take(self.0) {
+            out[*cursor..*cursor + 4].copy_from_slice(&(-1i32).to_be_bytes());
+            *cursor += 4;
+        }
+        Ok(())
+    }
+}
+
+/// Days since 2000-01-01 for days since 1970-01-01 (±infinity kept).
+fn pg_days(days: i32) -> i32 {
+    match days {
+        i32::MAX | i32::MIN => days,
+        days => days - EPOCH_DAYS,
+    }
+}
+
+/// Microseconds since 2000-01-01 for microseconds since 1970-01-01 (±infinity kept).
+fn pg_micros(micros: i64) -> Result<i64, String> {
+    match micros {
+        i64::MAX | i64::MIN => Ok(micros),
+        micros => micros.checked_sub(EPOCH_MICROS).ok_or_else(|| "timestamp out of range".to_string()),
+    }
+}
+
+fn fixed<'a, T, const N: usize>(
+    array: &'a PrimitiveArray<T>,
+    convert: impl Fn(T::Native) -> Result<[u8; N], String> + 'a,
+) -> Box<dyn ColumnEncoder + 'a>
+where
+    T: ArrowPrimitiveType,
+{
+    Box::new(Fixed { nulls: array.nulls(), rows: array.len(), convert: move |row| convert(array.value(row)) })
+}
+
+/// Any signed or unsigned integer array (planned to fit) through `convert` of its i64 value.
+fn int_encoder<'a, const N: usize>(
+    array: &'a ArrayRef,
+    convert: impl Fn(i64) -> Result<[u8; N], String> + 'a,
+) -> Box<dyn ColumnEncoder + 'a> {
+    match array.data_type() {
+        DataType::Int8 => fixed(array.as_primitive::<Int8Type>(), move |v| convert(v as i64)),
+        DataType::Int16 => fixed(array.as_primitive::<Int16Type>(), move |v| convert(v as i64)),
+        DataType::Int32 => fixed(array.as_primitive::<Int32Type>(), move |v| convert(v as i64)),
+        DataType::UInt8 => fixed(array.as_primitive::<UInt8Type>(), move |v| convert(v as i64)),
+        DataType::UInt16 => fixed(array.as_primitive::<UInt16Type>(), move |v| convert(v as i64)),
+        DataType::UInt32 => fixed(array.as_primitive::<UInt32Type>(), move |v| convert(v as i64)),
+        _ => fixed(array.as_primitive::<Int64Type>(), convert),
+    }
+}
+
+fn numeric_encoder(array: &ArrayRef) -> Result<PreEncoded<'_>, (usize, String)> {
+    match array.data_type() {
+        DataType::Decimal128(_, scale) => {
+            let values = array.as_primitive::<Decimal128Type>();
+            PreEncoded::build(array, |row, out| Ok(decimal_to_numeric(values.value(row), *scale, out)))
+        }
+        DataType::Decimal256(_, scale) => {
+            let values = array.as_primitive::<Decimal256Type>();
+            let scale = *scale as i32;
+            PreEncoded::build(array, |row, out| numeric_from_str(&format!("{}E{}", values.value(row), -scale), out))
+        }
+        DataType::UInt64 => {
+            let values = array.as_primitive::<UInt64Type>();
+            PreEncoded::build(array, |row, out| Ok(decimal_to_numeric(values.value(row) as i128, 0, out)))
+        }
+        _ => {
+            let widened = widen_to_i64(array);
+            PreEncoded::build(array, move |row, out| Ok(decimal_to_numeric(widened(row) as i128, 0, out)))
+        }
+    }
+}
+
+/// Reads any integer array as i64 (the planner admits only types that fit).
+fn widen_to_i64(array: &ArrayRef) -> Box<dyn Fn(usize) -> i64 + '_> {
+    match array.data_type() {
+        DataType::Int8 => Box::new(|row| array.as_primitive::<Int8Type>().value(row) as i64),
+        DataType::Int16 => Box::new(|row| array.as_primitive::<Int16Type>().value(row) as i64),
+        DataType::Int32 => Box::new(|row| array.as_primitive::<Int32Type>().value(row) as i64),
+        DataType::UInt8 => Box::new(|row| array.as_primitive::<UInt8Type>().value(row) as i64),
+        DataType::UInt16 => Box::new(|row| array.as_primitive::<UInt16Type>().value(row) as i64),
+        DataType::UInt32 => Box::new(|row| array.as_primitive::<UInt32Type>().value(row) as i64),
+        _ => Box::new(|row| array.as_primitive::<Int64Type>().value(row)),
+    }
+}
+
+fn string_encoder(array: &ArrayRef, prefix: Option<u8>) -> Box<dyn ColumnEncoder + '_> {
+    let nulls = array.nulls();
+    let rows = array.len();
+    match array.data_type() {
+        DataType::Utf8 => {
+            let values = array.as_string::<i32>();
+            Box::new(Borrowed { nulls, rows, prefix, value: move |row| values.value(row).as_bytes() })
+        }
+        DataType::LargeUtf8 => {
+            let values = array.as_string::<i64>();
+            Box::new(Borrowed { nulls, rows, prefix, value: move |row| values.value(row).as_bytes() })
+        }
+        DataType::Utf8View => {
+            let values = array.as_string_view();
+            Box::new(Borrowed { nulls, rows, prefix, value: move |row| values.value(row).as_bytes() })
+        }
+        _ => {
+            // Dictionary-encoded strings (pandas categoricals): look each key up.
+            let dictionary = array.as_any_dictionary();
+            let keys = dictionary.normalized_keys();
+            let values: &ArrayRef = dictionary.values();
+            let nulls = dictionary.keys().nulls();
+            match values.data_type() {
+                DataType::LargeUtf8 => {
+                    let values = values.as_string::<i64>();
+                    Box::new(Borrowed { nulls, rows, prefix, value: move |row| values.value(keys[row]).as_bytes() })
+                }
+                _ => {
+                    let values = values.as_string::<i32>();
+                    Box::new(Borrowed { nulls, rows, prefix, value: move |row| values.value(keys[row]).as_bytes() })
+                }
+            }
+        }
+    }
+}
+
+fn binary_encoder(array: &ArrayRef) -> Box<dyn ColumnEncoder + '_> {
+    let nulls = array.nulls();
+    let rows = array.len();
+    let prefix = None;
+    match array.data_type() {
+        DataType::Binary => {
+            let values = array.as_binary::<i32>();
+            Box::new(Borrowed { nulls, rows, prefix, value: move |row| values.value(row) })
+        }
+        DataType::LargeBinary => {
+            let values = array.as_binary::<i64>();
+            Box::new(Borrowed { nulls, rows, prefix, value: move |row| values.value(row) })
+        }
+        DataType::BinaryView => {
+            let values = array.as_binary_view();
+            Box::new(Borrowed { nulls, rows, prefix, value: move |row| values.value(row) })
+        }
+        _ => {
+            let values = array.as_fixed_size_binary();
+            Box::new(Borrowed { nulls, rows, prefix, value: move |row| values.value(row) })
+        }
+    }
+}
+
+fn timestamp_encoder(array: &ArrayRef, unit: TimeUnit) -> Box<dyn ColumnEncoder + '_> {
+    let infinite = |v: i64| v == i64::MAX || v == i64::MIN;
+    match unit {
+        TimeUnit::Second => fixed(array.as_primitive::<TimestampSecondType>(), move |s| {
+            let micros = if infinite(s) { s } else { s.checked_mul(1_000_000).ok_or("timestamp out of range")? };
+            pg_micros(micros).map(i64::to_be_bytes)
+        }),
+        TimeUnit::Millisecond => fixed(array.as_primitive::<TimestampMillisecondType>(), move |ms| {
+            let micros = if infinite(ms) { ms } else { ms.checked_mul(1000).ok_or("timestamp out of range")? };
+            pg_micros(micros).map(i64::to_be_bytes)
+        }),
+        TimeUnit::Microsecond => {
+            fixed(array.as_primitive::<TimestampMicrosecondType>(), |us| pg_micros(us).map(i64::to_be_bytes))
+        }
+        // PostgreSQL keeps microseconds: nanoseconds are truncated toward minus infinity.
+        TimeUnit::Nanosecond => fixed(array.as_primitive::<TimestampNanosecondType>(), move |ns| {
+            let micros = if infinite(ns) { ns } else { ns.div_euclid(1000) };
+            pg_micros(micros).map(i64::to_be_bytes)
+        }),
+    }
+}
+
+/// interval wire format: microseconds i64, days i32, months i32.
+fn interval_bytes(micros: i64, days: i32, months: i32) -> [u8; 16] {
+    let mut out = [0u8; 16];
+    out[..8].copy_from_slice(&micros.to_be_bytes());
+    out[8..12].copy_from_slice(&days.to_be_bytes());
+    out[12..].copy_from_slice(&months.to_be_bytes());
+    out
+}
+
+fn interval_encoder(array: &ArrayRef) -> Box<dyn ColumnEncoder + '_> {
+    match array.data_type() {
+        DataType::Duration(TimeUnit::Second) => fixed(array.as_primitive::<DurationSecondType>(), |s| {
+            Ok(interval_bytes(s.checked_mul(1_000_000).ok_or("interval out of range")?, 0, 0))
+        }),
+        DataType::Duration(TimeUnit::Millisecond) => fixed(array.as_primitive::<DurationMillisecondType>(), |ms| {
+            Ok(interval_bytes(ms.checked_mul(1000).ok_or("interval out of range")?, 0, 0))
+        }),
+        DataType::Duration(TimeUnit::Microsecond) => {
+            fixed(array.as_primitive::<DurationMicrosecondType>(), |us| Ok(interval_bytes(us, 0, 0)))
+        }
+        DataType::Duration(TimeUnit::Nanosecond) => {
+            fixed(array.as_primitive::<DurationNanosecondType>(), |ns| Ok(interval_bytes(ns.div_euclid(1000), 0, 0)))
+        }
+        _ => fixed(array.as_primitive::<IntervalMonthDayNanoType>(), |v| {
+            Ok(interval_bytes(v.nanoseconds.div_euclid(1000), v.days, v.months))
+        }),
+    }
+}
+
+/// The PostgreSQL column type `CREATE TABLE` uses for an Arrow field: its `pg_type` metadata
+/// when a read attached one the encoder can fill, else the natural match; `None` when the
+/// field's type has no match yet.
+pub fn create_type(field: &Field) -> Option<String> {
+    let natural = natural_type(field.data_type())?;
+    match field.metadata().get(PG_TYPE_KEY) {
+        Some(pg_type) if keeps_family(pg_type, &natural) => Some(pg_type.clone()),
+        _ => Some(natural),
+    }
+}
+
+/// Whether a read's `pg_type` may be reused: the same type family as the natural choice
+/// (numeric(15,2) for a decimal, character(25) for a string, ...).
+fn keeps_family(pg_type: &str, natural: &str) -> bool {
+    let family = |t: &str| -> &'static str {
+        let t = t.trim();
+        if t.starts_with("numeric") {
+            "numeric"
+        } else if ["text", "character", "varchar", "bpchar", "name", "json"].iter().any(|p| t.starts_with(p)) {
+            "text"
+        } else if t.starts_with("timestamp") {
+            if t.contains("with time zone") || t == "timestamptz" { "timestamptz" } else { "timestamp" }
+        } else if t.starts_with("time") {
+            "time"
+        } else {
+            "exact"
+        }
+    };
+    let (a, b) = (family(pg_type), family(natural));
+    a == b && (a != "exact" || pg_type == natural)
+}
+
+fn natural_type(data_type: &DataType) -> Option<String> {
+    Some(match data_type {
+        DataType::Boolean => "boolean".into(),
+        DataType::Int8 | DataType::Int16 | DataType::UInt8 => "smallint".into(),
+        DataType::Int32 | DataType::UInt16 => "integer".into(),
+        DataType::Int64 | DataType::UInt32 => "bigint".into(),
+        DataType::UInt64 => "numeric(20,0)".into(),
+        DataType::Float16 | DataType::Float32 => "real".into(),
+        DataType::Float64 => "double precision".into(),
+        DataType::Decimal128(p, s) | DataType::Decimal256(p, s) if *s >= 0 => format!("numeric({p},{s})"),
+        DataType::Decimal128(..) | DataType::Decimal256(..) => "numeric".into(),
+        t if is_string(t) => "text".into(),
+        DataType::Binary | DataType::LargeBinary | DataType::BinaryView => "bytea".into(),
+        DataType::FixedSizeBinary(16) => "uuid".into(),
+        DataType::FixedSizeBinary(_) => "bytea".into(),
+        DataType::Date32 | DataType::Date64 => "date".into(),
+        DataType::Timestamp(_, Some(_)) => "timestamp with time zone".into(),
+        DataType::Timestamp(_, None) => "timestamp without time zone".into(),
+        DataType::Time32(_) | DataType::Time64(_) => "time without time zone".into(),
+        DataType::Interval(IntervalUnit::MonthDayNano) | DataType::Duration(_) => "interval".into(),
+        DataType::Null => "text".into(),
+        _ => return None,
+    })
+}
