@@ -47,6 +47,17 @@ pub enum Error {
         /// Why it does not fit.
         reason: String,
     },
+    /// The data has a column the target table lacks.
+    #[error("table {table} has no column {column:?}")]
+    MissingColumn {
+        /// The table, as quoted in SQL.
+        table: String,
+        /// The data's column.
+        column: String,
+    },
+    /// The caller's data source failed while it was being read.
+    #[error("reading the data failed: {0}")]
+    Source(String),
     /// Data from the server could not be decoded into Arrow.
     #[error(transparent)]
     Codec(#[from] data_bridge_arrow_codec::CodecError),

@@ -23,9 +23,11 @@ mod param;
 mod read;
 pub mod runtime;
 pub mod sql;
+mod write;
 
 pub use database::{Database, PoolOptions};
 pub use error::{Error, Result};
 pub use param::Value;
 pub use read::{ReadOptions, ReadStream};
+pub use write::{TableName, WriteMode, WriteOptions};
 pub use tokio_postgres::error::{DbError, ErrorPosition};

@@ -10,9 +10,12 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use arrow_array::{RecordBatch, RecordBatchIterator, RecordBatchReader};
-use arrow_pyarrow::{IntoPyArrow, ToPyArrow};
+use arrow_array::ffi_stream::RecordBatchStreamReader;
+use arrow_pyarrow::{IntoPyArrow, PyArrowType, ToPyArrow};
 use data_bridge_arrow_codec::DecodeOptions;
-use data_bridge_postgres::{runtime, Database as Engine, PoolOptions, ReadOptions, ReadStream};
+use data_bridge_postgres::{
+    runtime, Database as Engine, PoolOptions, ReadOptions, ReadStream, TableName, WriteMode, WriteOptions,
+};
 use pyo3::prelude::*;
 
 use crate::errors::{new_error, to_py};
@@ -98,6 +101,42 @@ impl Database {
         let options = read_options(py, batch_rows, types)?;
         let stream = wait(py, self.engine.read(sql, params, options))?;
         Ok(BatchStream { stream: Mutex::new(Some(stream)) })
+    }
+
+    /// Writes an Arrow stream into a table; returns the rows written.
+    #[pyo3(signature = (schema, name, data, mode, key=None, create_if_missing=false, batch_rows=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn write_arrow(
+        &self,
+        py: Python<'_>,
+        schema: Option<String>,
+        name: String,
+        data: PyArrowType<RecordBatchStreamReader>,
+        mode: &str,
+        key: Option<Vec<String>>,
+        create_if_missing: bool,
+        batch_rows: Option<usize>,
+    ) -> PyResult<u64> {
+        let mode = match (mode, key) {
+            ("append", _) => WriteMode::Append,
+            ("create", _) => WriteMode::Create,
+            ("replace", _) => WriteMode::Replace,
+            ("upsert", Some(key)) if !key.is_empty() => WriteMode::Upsert { key },
+            ("upsert", _) => return Err(new_error(py, "programming", "mode=\"upsert\" needs key=[columns]")),
+            (other, _) => {
+                return Err(new_error(
+                    py,
+                    "programming",
+                    &format!("unknown mode {other:?}: use \"append\", \"create\", \"replace\" or \"upsert\""),
+                ))
+            }
+        };
+        if batch_rows == Some(0) {
+            return Err(new_error(py, "programming", "batch_rows must be positive"));
+        }
+        let table = TableName { schema, name };
+        let options = WriteOptions { mode, create_if_missing, batch_rows };
+        wait(py, self.engine.write(&table, Box::new(data.0), options))
     }
 
     /// (open connections, idle connections, callers waiting).

@@ -22,8 +22,8 @@ pub fn to_py(py: Python<'_>, error: Error) -> PyErr {
     let kind = match &error {
         Error::Server(_) => "database",
         Error::Connect { .. } | Error::Connection(_) | Error::PoolTimeout(_) | Error::Cancelled => "operational",
-        Error::Config(_) | Error::ParamCount { .. } => "programming",
-        Error::Param { .. } | Error::Codec(_) => "data",
+        Error::Config(_) | Error::ParamCount { .. } | Error::MissingColumn { .. } => "programming",
+        Error::Param { .. } | Error::Codec(_) | Error::Source(_) => "data",
         Error::Closed => "interface",
         _ => "internal",
     };

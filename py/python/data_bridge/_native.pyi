@@ -31,6 +31,17 @@ class Database:
         types: Optional[Mapping[str, str]] = None,
     ) -> "BatchStream":
         """Starts `sql` and returns a stream of its batches."""
+    def write_arrow(
+        self,
+        schema: Optional[str],
+        name: str,
+        data: pa.RecordBatchReader,
+        mode: str,
+        key: Optional[Sequence[str]] = None,
+        create_if_missing: bool = False,
+        batch_rows: Optional[int] = None,
+    ) -> int:
+        """Writes an Arrow stream into a table; returns the rows written."""
     def status(self) -> tuple[int, int, int]:
         """(open connections, idle connections, callers waiting)."""
     def close(self) -> None:

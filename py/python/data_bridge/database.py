@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence, cast
+from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence, Tuple, Union, cast
 
 import pyarrow as pa
 
-from . import _native
+from . import _native, errors
 from .reader import BatchReader
 
 if TYPE_CHECKING:
@@ -84,6 +84,30 @@ class Database:
         # A Table always gives a DataFrame (a Series only comes from an Array).
         return cast("polars.DataFrame", pl.from_arrow(self.read_arrow(sql, params, types=types)))
 
+    def write_arrow(
+        self,
+        table: Union[str, Tuple[str, str]],
+        data: Any,
+        mode: str = "append",
+        key: Optional[Sequence[str]] = None,
+        create_if_missing: bool = False,
+        batch_rows: Optional[int] = None,
+    ) -> int:
+        """Writes ``data`` into ``table`` with binary COPY, in one transaction; returns the rows
+        written.
+
+        ``table`` is ``"name"``, ``"schema.name"`` or ``(schema, name)``; identifiers are quoted.
+        ``data``: a pyarrow Table, RecordBatch or RecordBatchReader, a pandas DataFrame, a polars
+        DataFrame or LazyFrame, or any object exporting ``__arrow_c_stream__`` (read as a stream).
+        ``mode``: ``"append"`` (columns matched by name, missing ones take their defaults),
+        ``"create"``, ``"replace"`` (drop and recreate, atomically) or ``"upsert"`` (needs
+        ``key``). Any error leaves the table as it was.
+        """
+        schema, name = _table_name(table)
+        return self._native.write_arrow(
+            schema, name, _to_reader(data), mode, list(key) if key is not None else None, create_if_missing, batch_rows
+        )
+
     def status(self) -> dict:
         """Pool occupancy: ``{"size", "idle", "waiting"}``."""
         size, idle, waiting = self._native.status()
@@ -103,6 +127,39 @@ class Database:
 
     def __exit__(self, *exc_info: Any) -> None:
         self.close()
+
+
+def _table_name(table: Union[str, Tuple[str, str]]) -> Tuple[Optional[str], str]:
+    """``"s.t"`` -> ("s", "t"); ``"t"`` -> (None, "t"); a tuple for names holding dots."""
+    if isinstance(table, tuple):
+        schema, name = table
+        return schema, name
+    if not isinstance(table, str):
+        raise TypeError(f"table must be a str or a (schema, table) tuple, not {type(table).__name__}")
+    schema, dot, name = table.partition(".")
+    return (schema, name) if dot else (None, table)
+
+
+def _to_reader(data: Any) -> pa.RecordBatchReader:
+    """Any supported input as a pyarrow RecordBatchReader (no copies for Arrow inputs)."""
+    if isinstance(data, pa.RecordBatchReader):
+        return data
+    if isinstance(data, pa.Table):
+        return data.to_reader()
+    if isinstance(data, pa.RecordBatch):
+        return pa.RecordBatchReader.from_batches(data.schema, [data])
+    module = type(data).__module__
+    if module.startswith("pandas"):
+        return pa.Table.from_pandas(data, preserve_index=False).to_reader()
+    if module.startswith("polars"):
+        frame = data.collect() if hasattr(data, "collect") else data
+        return frame.to_arrow().to_reader()
+    if hasattr(data, "__arrow_c_stream__"):
+        return pa.RecordBatchReader.from_stream(data)
+    raise errors.ProgrammingError(
+        f"cannot write {type(data).__name__}: pass a pyarrow Table/RecordBatch/RecordBatchReader, "
+        "a pandas or polars DataFrame, or an object with __arrow_c_stream__"
+    )
 
 
 def _types(types: TypeOptions) -> Optional[dict]:

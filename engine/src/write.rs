@@ -1,0 +1,263 @@
+//! Bulk writes: Arrow record batches into a table with binary COPY, in one transaction.
+//!
+//! The batches are encoded on a blocking thread (the source may be a Python-backed Arrow
+//! stream) into ~4 MiB chunks of COPY tuples, which the I/O task streams to `COPY ... FROM
+//! STDIN (FORMAT binary)` while the next chunk is encoded. Everything, DDL included, runs in
+//! one transaction: any error, or the caller giving up, rolls the table back to what it was.
+
+use arrow_array::{RecordBatch, RecordBatchReader};
+use arrow_schema::{Field, SchemaRef};
+use bytes::Bytes;
+use data_bridge_arrow_codec::{copy_format, create_type, ColumnSpec, Encoder};
+use futures_util::SinkExt;
+use tokio::sync::mpsc;
+use tokio_postgres::Transaction;
+
+use crate::database::Database;
+use crate::error::{Error, Result};
+use crate::sql::quote_ident;
+
+/// Encoded bytes per COPY message batch.
+const CHUNK_BYTES: usize = 4 << 20;
+/// Encoded chunks waiting to be sent.
+const CHUNKS_AHEAD: usize = 4;
+
+/// What to do with the target table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WriteMode {
+    /// Add the rows to an existing table (columns matched by name).
+    Append,
+    /// Create the table from the Arrow schema; an error if it exists.
+    Create,
+    /// Drop and recreate the table, then load it (atomically).
+    Replace,
+    /// Insert rows, updating those whose key columns match an existing row.
+    Upsert {
+        /// The key columns (a unique constraint or primary key must cover them).
+        key: Vec<String>,
+    },
+}
+
+/// How to write.
+#[derive(Clone, Debug)]
+pub struct WriteOptions {
+    /// What to do with the target table.
+    pub mode: WriteMode,
+    /// In append and upsert modes, create the table when it does not exist.
+    pub create_if_missing: bool,
+    /// Rows encoded at a time (default: whole input batches).
+    pub batch_rows: Option<usize>,
+}
+
+/// A table name, optionally schema-qualified; always quoted in SQL.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TableName {
+    /// Schema, or `None` for the search path.
+    pub schema: Option<String>,
+    /// Table.
+    pub name: String,
+}
+
+impl TableName {
+    fn quoted(&self) -> String {
+        match &self.schema {
+            Some(schema) => format!("{}.{}", quote_ident(schema), quote_ident(&self.name)),
+            None => quote_ident(&self.name),
+        }
+    }
+}
+
+/// A column of the target table.
+struct TableColumn {
+    spec: ColumnSpec,
+}
+
+impl Database {
+    /// Writes every batch of `source` into `table`; returns the number of rows written.
+    ///
+    /// `source` is read on a blocking thread, so it may call back into a language runtime.
+    pub async fn write(
+        &self,
+        table: &TableName,
+        source: Box<dyn RecordBatchReader + Send>,
+        options: WriteOptions,
+    ) -> Result<u64> {
+        let schema = source.schema();
+        let mut client = self.acquire().await?;
+        let tx = client.transaction().await?;
+        let target = table.quoted();
+        let exists = tx.query_one("SELECT to_regclass($1) IS NOT NULL", &[&target]).await?.try_get::<_, bool>(0)?;
+        let create = match &options.mode {
+            WriteMode::Create => true,
+            WriteMode::Replace => {
+                if exists {
+                    tx.batch_execute(&format!("DROP TABLE {target}")).await?;
+                }
+                true
+            }
+            WriteMode::Append | WriteMode::Upsert { .. } => !exists && options.create_if_missing,
+        };
+        if create {
+            create_table(&tx, &target, &schema, &options.mode).await?;
+        }
+        let columns = table_columns(&tx, &target).await?;
+        let specs = match_columns(table, &schema, &columns)?;
+        let encoder = Encoder::new(schema.fields().iter().map(|f| f.as_ref().clone()).collect::<Vec<Field>>().as_slice(), &specs)?;
+        let column_list: Vec<String> = schema.fields().iter().map(|f| quote_ident(f.name())).collect();
+        let column_list = column_list.join(", ");
+
+        let rows = match &options.mode {
+            WriteMode::Upsert { key } if !key.is_empty() => {
+                let stage = quote_ident("data_bridge_stage");
+                tx.batch_execute(&format!(
+                    "CREATE TEMP TABLE {stage} (LIKE {target} INCLUDING DEFAULTS) ON COMMIT DROP"
+                ))
+                .await?;
+                copy_in(&tx, &format!("COPY {stage} ({column_list}) FROM STDIN (FORMAT binary)"), source, encoder, options.batch_rows).await?;
+                let keys: Vec<String> = key.iter().map(|k| quote_ident(k)).collect();
+                let updates: Vec<String> = schema
+                    .fields()
+                    .iter()
+                    .filter(|f| !key.contains(f.name()))
+                    .map(|f| format!("{0} = EXCLUDED.{0}", quote_ident(f.name())))
+                    .collect();
+                let action = if updates.is_empty() { "NOTHING".to_string() } else { format!("UPDATE SET {}", updates.join(", ")) };
+                tx.execute(
+                    &format!(
+                        "INSERT INTO {target} ({column_list}) SELECT {column_list} FROM {stage} ON CONFLICT ({}) DO {action}",
+                        keys.join(", ")
+                    ),
+                    &[],
+                )
+                .await?
+            }
+            WriteMode::Upsert { .. } => return Err(Error::Config("upsert needs key=[columns]".into())),
+            _ => {
+                copy_in(&tx, &format!("COPY {target} ({column_list}) FROM STDIN (FORMAT binary)"), source, encoder, options.batch_rows)
+                    .await?
+            }
+        };
+        tx.commit().await?;
+        Ok(rows)
+    }
+}
+
+/// `CREATE TABLE` from the Arrow schema (each field's `pg_type` metadata honoured when it fits).
+async fn create_table(tx: &Transaction<'_>, target: &str, schema: &SchemaRef, mode: &WriteMode) -> Result<()> {
+    let mut columns = Vec::with_capacity(schema.fields().len());
+    for field in schema.fields() {
+        let pg_type = create_type(field).ok_or_else(|| Error::Config(format!(
+            "column {:?}: no PostgreSQL type for Arrow {} yet",
+            field.name(),
+            field.data_type()
+        )))?;
+        let not_null = if field.is_nullable() { "" } else { " NOT NULL" };
+        columns.push(format!("{} {pg_type}{not_null}", quote_ident(field.name())));
+    }
+    if let WriteMode::Upsert { key } = mode {
+        if !key.is_empty() {
+            let keys: Vec<String> = key.iter().map(|k| quote_ident(k)).collect();
+            columns.push(format!("PRIMARY KEY ({})", keys.join(", ")));
+        }
+    }
+    tx.batch_execute(&format!("CREATE TABLE {target} ({})", columns.join(", "))).await?;
+    Ok(())
+}
+
+/// The table's columns with the types their binary formats are written in (a domain's base
+/// type, `text` for enums, whose binary format is the label).
+async fn table_columns(tx: &Transaction<'_>, target: &str) -> Result<Vec<TableColumn>> {
+    let rows = tx
+        .query(
+            "SELECT a.attname::text, \
+                    CASE WHEN b.typtype = 'e' THEN 'text'::regtype::oid ELSE b.oid END, \
+                    CASE WHEN t.typtype = 'd' THEN t.typtypmod ELSE a.atttypmod END, \
+                    format_type(a.atttypid, a.atttypmod) \
+             FROM pg_attribute a \
+             JOIN pg_type t ON t.oid = a.atttypid \
+             JOIN pg_type b ON b.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END \
+             WHERE a.attrelid = $1::text::regclass AND a.attnum > 0 AND NOT a.attisdropped \
+             ORDER BY a.attnum",
+            &[&target],
+        )
+        .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(TableColumn {
+                spec: ColumnSpec {
+                    name: row.try_get(0)?,
+                    type_oid: row.try_get(1)?,
+                    typmod: row.try_get(2)?,
+                    pg_type: row.try_get(3)?,
+                },
+            })
+        })
+        .collect()
+}
+
+/// The table column for each Arrow field, by exact name.
+fn match_columns(table: &TableName, schema: &SchemaRef, columns: &[TableColumn]) -> Result<Vec<ColumnSpec>> {
+    schema
+        .fields()
+        .iter()
+        .map(|field| {
+            columns.iter().find(|c| c.spec.name == *field.name()).map(|c| c.spec.clone()).ok_or_else(|| {
+                Error::MissingColumn { table: table.quoted(), column: field.name().clone() }
+            })
+        })
+        .collect()
+}
+
+/// Streams the encoded batches into `copy` (a `COPY ... FROM STDIN (FORMAT binary)`).
+async fn copy_in(
+    tx: &Transaction<'_>,
+    copy: &str,
+    source: Box<dyn RecordBatchReader + Send>,
+    encoder: Encoder,
+    batch_rows: Option<usize>,
+) -> Result<u64> {
+    let (chunks_tx, mut chunks) = mpsc::channel::<Result<Vec<u8>>>(CHUNKS_AHEAD);
+    let encoding = tokio::task::spawn_blocking(move || encode_all(source, &encoder, batch_rows, &chunks_tx));
+    let sink = tx.copy_in::<_, Bytes>(copy).await?;
+    futures_util::pin_mut!(sink);
+    while let Some(chunk) = chunks.recv().await {
+        // An error here drops the sink, which aborts the COPY (and the transaction with it).
+        sink.send(Bytes::from(chunk?)).await?;
+    }
+    encoding.await.map_err(|_| Error::Internal("encoder thread panicked"))?;
+    Ok(sink.finish().await?)
+}
+
+/// Encodes every batch into chunks (header first, trailer last) and sends them down `chunks`.
+fn encode_all(
+    mut source: Box<dyn RecordBatchReader + Send>,
+    encoder: &Encoder,
+    batch_rows: Option<usize>,
+    chunks: &mpsc::Sender<Result<Vec<u8>>>,
+) {
+    let mut chunk = copy_format::header().to_vec();
+    let encode = |batch: &RecordBatch, chunk: &mut Vec<u8>| -> Result<()> {
+        let step = batch_rows.unwrap_or(batch.num_rows()).max(1);
+        let mut offset = 0;
+        while offset < batch.num_rows() {
+            let len = step.min(batch.num_rows() - offset);
+            encoder.encode(&batch.slice(offset, len), chunk)?;
+            offset += len;
+            if chunk.len() >= CHUNK_BYTES {
+                let full = std::mem::replace(chunk, Vec::with_capacity(CHUNK_BYTES + CHUNK_BYTES / 4));
+                chunks.blocking_send(Ok(full)).map_err(|_| Error::Cancelled)?;
+            }
+        }
+        Ok(())
+    };
+    let outcome = source.try_for_each(|batch| -> Result<()> {
+        let batch = batch.map_err(|e| Error::Source(e.to_string()))?;
+        encode(&batch, &mut chunk)
+    });
+    let last = outcome.map(|()| {
+        chunk.extend_from_slice(&copy_format::TRAILER);
+        chunk
+    });
+    // The receiver is gone only when the COPY already failed; that error is reported there.
+    let _ = chunks.blocking_send(last);
+}
