@@ -51,5 +51,5 @@ pub mod tuple;
 pub use decode::Decoder;
 pub use encode::{create_type, Encoder};
 pub use error::{CodecError, Result};
-pub use parallel::{decode_all, decode_in_background};
+pub use parallel::{decode_all, decode_in_background, encode_all, parallelism};
 pub use pg_type::{needs_text_cast, oid, ColumnSpec, DecodeOptions, NumericAs, PG_TYPE_KEY};

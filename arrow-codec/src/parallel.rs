@@ -1,4 +1,4 @@
-//! Decoding on a thread pool of our own: the only file that knows rayon.
+//! Decoding and encoding on a thread pool of our own: the only file that knows rayon.
 //!
 //! The pool has one thread fewer than the machine has cores (at least one): the PostgreSQL
 //! backend streaming the rows usually runs on the same machine and is the bottleneck of a
@@ -12,6 +12,7 @@ use rayon::prelude::*;
 use rayon::ThreadPool;
 
 use crate::decode::Decoder;
+use crate::encode::Encoder;
 use crate::error::Result;
 
 fn pool() -> &'static ThreadPool {
@@ -49,4 +50,23 @@ where
 /// Decodes many chunks in parallel on the pool, results in the chunks' order.
 pub fn decode_all(decoder: &Decoder, chunks: &[Vec<u8>]) -> Result<Vec<RecordBatch>> {
     pool().install(|| chunks.par_iter().map(|chunk| decoder.decode(chunk)).collect())
+}
+
+/// Encodes batches in parallel on the pool into one buffer of COPY tuples each, in order.
+pub fn encode_all(encoder: &Encoder, batches: &[RecordBatch]) -> Result<Vec<Vec<u8>>> {
+    pool().install(|| {
+        batches
+            .par_iter()
+            .map(|batch| {
+                let mut out = Vec::new();
+                encoder.encode(batch, &mut out)?;
+                Ok(out)
+            })
+            .collect()
+    })
+}
+
+/// How many batches [`encode_all`] works on at once to keep the pool busy.
+pub fn parallelism() -> usize {
+    pool().current_num_threads()
 }

@@ -40,7 +40,7 @@ pub mod oid {
 }
 
 /// Element type of the built-in array types the codec decodes natively.
-fn array_element(array_oid: u32) -> Option<u32> {
+pub(crate) fn array_element(array_oid: u32) -> Option<u32> {
     Some(match array_oid {
         1000 => oid::BOOL,
         1001 => oid::BYTEA,
@@ -242,7 +242,7 @@ pub(crate) fn arrow_field(spec: &ColumnSpec, kind: &Kind) -> Field {
 /// PostgreSQL packs `((precision << 16) | (scale & 0x7ff)) + 4`, the scale being an 11-bit
 /// signed number since PostgreSQL 15. Modifiers Arrow cannot represent (precision over 76, a
 /// scale above the precision) give `None`, and the column falls back to the text form.
-fn numeric_precision(typmod: i32) -> Option<(u8, i8)> {
+pub(crate) fn numeric_precision(typmod: i32) -> Option<(u8, i8)> {
     if typmod < 4 {
         return None;
     }

@@ -1,14 +1,14 @@
 //! Bulk writes: Arrow record batches into a table with binary COPY, in one transaction.
 //!
-//! The batches are encoded on a blocking thread (the source may be a Python-backed Arrow
-//! stream) into ~4 MiB chunks of COPY tuples, which the I/O task streams to `COPY ... FROM
-//! STDIN (FORMAT binary)` while the next chunk is encoded. Everything, DDL included, runs in
+//! The batches are read on a blocking thread (the source may be a Python-backed Arrow stream)
+//! and encoded on the codec's pool into chunks of COPY tuples, which the I/O task streams to
+//! `COPY ... FROM STDIN (FORMAT binary)` while the next ones are encoded. Everything, DDL included, runs in
 //! one transaction: any error, or the caller giving up, rolls the table back to what it was.
 
 use arrow_array::{RecordBatch, RecordBatchReader};
 use arrow_schema::{Field, SchemaRef};
 use bytes::Bytes;
-use data_bridge_arrow_codec::{copy_format, create_type, ColumnSpec, Encoder};
+use data_bridge_arrow_codec::{copy_format, create_type, parallelism, ColumnSpec, Encoder};
 use futures_util::SinkExt;
 use tokio::sync::mpsc;
 use tokio_postgres::Transaction;
@@ -17,8 +17,6 @@ use crate::database::Database;
 use crate::error::{Error, Result};
 use crate::sql::quote_ident;
 
-/// Encoded bytes per COPY message batch.
-const CHUNK_BYTES: usize = 4 << 20;
 /// Encoded chunks waiting to be sent.
 const CHUNKS_AHEAD: usize = 4;
 
@@ -229,35 +227,45 @@ async fn copy_in(
 }
 
 /// Encodes every batch into chunks (header first, trailer last) and sends them down `chunks`.
+///
+/// Batches (cut to `batch_rows` when given) are encoded a pool's width at a time, in
+/// parallel, so at most that many input batches and their encodings are held at once.
 fn encode_all(
-    mut source: Box<dyn RecordBatchReader + Send>,
+    source: Box<dyn RecordBatchReader + Send>,
     encoder: &Encoder,
     batch_rows: Option<usize>,
     chunks: &mpsc::Sender<Result<Vec<u8>>>,
 ) {
-    let mut chunk = copy_format::header().to_vec();
-    let encode = |batch: &RecordBatch, chunk: &mut Vec<u8>| -> Result<()> {
-        let step = batch_rows.unwrap_or(batch.num_rows()).max(1);
-        let mut offset = 0;
-        while offset < batch.num_rows() {
-            let len = step.min(batch.num_rows() - offset);
-            encoder.encode(&batch.slice(offset, len), chunk)?;
-            offset += len;
-            if chunk.len() >= CHUNK_BYTES {
-                let full = std::mem::replace(chunk, Vec::with_capacity(CHUNK_BYTES + CHUNK_BYTES / 4));
-                chunks.blocking_send(Ok(full)).map_err(|_| Error::Cancelled)?;
+    let outcome = (|| -> Result<()> {
+        let width = parallelism().max(1);
+        let mut pending: Vec<RecordBatch> = Vec::with_capacity(width);
+        let send = |chunk: Vec<u8>| chunks.blocking_send(Ok(chunk)).map_err(|_| Error::Cancelled);
+        let flush = |pending: &mut Vec<RecordBatch>| -> Result<()> {
+            for encoded in data_bridge_arrow_codec::encode_all(encoder, pending)? {
+                send(encoded)?;
+            }
+            pending.clear();
+            Ok(())
+        };
+        send(copy_format::header().to_vec())?;
+        for batch in source {
+            let batch = batch.map_err(|e| Error::Source(e.to_string()))?;
+            let step = batch_rows.unwrap_or(batch.num_rows()).max(1);
+            let mut offset = 0;
+            while offset < batch.num_rows() {
+                let len = step.min(batch.num_rows() - offset);
+                pending.push(batch.slice(offset, len));
+                offset += len;
+                if pending.len() == width {
+                    flush(&mut pending)?;
+                }
             }
         }
-        Ok(())
-    };
-    let outcome = source.try_for_each(|batch| -> Result<()> {
-        let batch = batch.map_err(|e| Error::Source(e.to_string()))?;
-        encode(&batch, &mut chunk)
-    });
-    let last = outcome.map(|()| {
-        chunk.extend_from_slice(&copy_format::TRAILER);
-        chunk
-    });
-    // The receiver is gone only when the COPY already failed; that error is reported there.
-    let _ = chunks.blocking_send(last);
+        flush(&mut pending)?;
+        send(copy_format::TRAILER.to_vec())
+    })();
+    if let Err(error) = outcome {
+        // The receiver is gone only when the COPY already failed; that error is reported there.
+        let _ = chunks.blocking_send(Err(error));
+    }
 }

@@ -53,7 +53,9 @@ impl Encoder {
             .columns
             .iter()
             .zip(batch.columns())
-            .map(|((name, target), array)| target.encoder(array).map_err(|(row, reason)| out_of_range(name, target, row, reason)))
+            .map(|((name, target), array)| {
+                target.encoder(array).map_err(|(row, reason)| out_of_range(name, target, row, reason))
+            })
             .collect::<Result<_>>()?;
         let mut sizes = vec![2usize; rows];
         for encoder in &encoders {
@@ -149,6 +151,50 @@ mod tests {
         let strings = |c: usize| format!("{:?}", decoded.column(c));
         assert!(strings(5).contains("\"x\"") && strings(5).contains("\"{}\""));
         assert!(strings(6).contains("\"a\""));
+    }
+
+    fn encode_one(array: ArrayRef, column: ColumnSpec) -> Result<Vec<u8>> {
+        let fields = vec![Field::new("c", array.data_type().clone(), true)];
+        let batch = RecordBatch::try_new(Arc::new(Schema::new(fields.clone())), vec![array]).unwrap();
+        let mut wire = Vec::new();
+        Encoder::new(&fields, &[column])?.encode(&batch, &mut wire)?;
+        Ok(wire)
+    }
+
+    #[test]
+    fn decimals_are_rescaled_exactly_or_refused() {
+        let numeric = |p: i32, s: i32| spec("c", oid::NUMERIC, ((p << 16) | s) + 4, &format!("numeric({p},{s})"));
+        let decimals = |values: Vec<i128>, scale: i8| -> ArrayRef {
+            Arc::new(Decimal128Array::from(values).with_precision_and_scale(20, scale).unwrap())
+        };
+        let wire = encode_one(decimals(vec![15, -3], 1), numeric(10, 3)).unwrap();
+        let decoded = Decoder::new(vec![numeric(10, 3)], &DecodeOptions::default()).decode(&wire).unwrap();
+        assert_eq!(format!("{:?}", decoded.column(0)), format!("{:?}", decimals(vec![1500, -300], 3)).replace("20, 3", "10, 3"));
+        let error = encode_one(decimals(vec![1234], 3), numeric(10, 2)).unwrap_err().to_string();
+        assert!(error.contains("more than 2 decimal places") && error.contains("row 0"), "{error}");
+        assert!(encode_one(decimals(vec![1230], 3), numeric(10, 2)).is_ok(), "trailing zeros drop exactly");
+        let error = encode_one(decimals(vec![123_456], 0), numeric(5, 0)).unwrap_err().to_string();
+        assert!(error.contains("does not fit numeric(5,0)"), "{error}");
+    }
+
+    #[test]
+    fn lists_become_arrays() {
+        use arrow_array::types::Int32Type;
+        use arrow_array::ListArray;
+        let lists: ArrayRef = Arc::new(ListArray::from_iter_primitive::<Int32Type, _, _>(vec![
+            Some(vec![Some(1), None, Some(3)]),
+            Some(vec![]),
+            None,
+        ]));
+        let column = spec("c", 1016 /* int8[] */, -1, "bigint[]");
+        let wire = encode_one(lists, column.clone()).unwrap();
+        let decoded = Decoder::new(vec![column], &DecodeOptions::default()).decode(&wire).unwrap();
+        let list = decoded.column(0).as_any().downcast_ref::<ListArray>().unwrap();
+        let first = list.value(0);
+        let first = first.as_any().downcast_ref::<arrow_array::Int64Array>().unwrap();
+        assert_eq!(first.iter().collect::<Vec<_>>(), vec![Some(1), None, Some(3)]);
+        assert_eq!(list.value(1).len(), 0);
+        assert!(arrow_array::Array::is_null(list, 2));
     }
 
     #[test]

@@ -7,7 +7,7 @@ use arrow_schema::{DataType, Field, IntervalUnit, TimeUnit};
 
 use super::column::{Borrowed, ColumnEncoder, Fixed, PreEncoded};
 use super::{decimal_to_numeric, numeric_from_str};
-use crate::pg_type::{oid, ColumnSpec, PG_TYPE_KEY};
+use crate::pg_type::{array_element, numeric_precision, oid, ColumnSpec, PG_TYPE_KEY};
 
 /// Microseconds from 1970-01-01 to 2000-01-01.
 const EPOCH_MICROS: i64 = 946_684_800_000_000;
@@ -16,7 +16,7 @@ const EPOCH_DAYS: i32 = 10_957;
 const MICROS_PER_DAY: i64 = 86_400_000_000;
 
 /// The binary format a column is written in.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(super) enum Target {
     Bool,
     Int2,
@@ -25,7 +25,9 @@ pub(super) enum Target {
     Oid,
     Float4,
     Float8,
-    Numeric,
+    /// numeric, with the column's precision and scale when it has them (values are rescaled
+    /// to that scale exactly, or refused).
+    Numeric(Option<(u8, i8)>),
     /// text, varchar, bpchar, name, json, enums: the UTF-8 bytes.
     Text,
     Jsonb,
@@ -36,6 +38,8 @@ pub(super) enum Target {
     Timestamp { with_zone: bool },
     Time,
     Interval,
+    /// A one-dimensional array of the element target (element type OID kept for the header).
+    List(Box<Target>, u32),
 }
 
 /// Bits of an integer type, and whether it is signed.
@@ -72,7 +76,7 @@ impl Target {
             oid::OID => Target::Oid,
             oid::FLOAT4 => Target::Float4,
             oid::FLOAT8 => Target::Float8,
-            oid::NUMERIC => Target::Numeric,
+            oid::NUMERIC => Target::Numeric(numeric_precision(column.typmod)),
             oid::TEXT | oid::VARCHAR | oid::BPCHAR | oid::NAME | oid::JSON => Target::Text,
             oid::JSONB => Target::Jsonb,
             oid::BYTEA => Target::Bytea,
@@ -82,13 +86,21 @@ impl Target {
             oid::TIMESTAMPTZ => Target::Timestamp { with_zone: true },
             oid::TIME => Target::Time,
             oid::INTERVAL => Target::Interval,
-            _ => return None,
+            array => {
+                let element_oid = array_element(array)?;
+                let child = match source {
+                    DataType::List(child) | DataType::LargeList(child) => child.data_type(),
+                    _ => return None,
+                };
+                let element = ColumnSpec { type_oid: element_oid, ..column.clone() };
+                return Some(Target::List(Box::new(Target::plan(child, &element)?), element_oid));
+            }
         };
         target.accepts(source).then_some(target)
     }
 
     /// Whether every value of `source` fits this target exactly.
-    fn accepts(self, source: &DataType) -> bool {
+    fn accepts(&self, source: &DataType) -> bool {
         if *source == DataType::Null {
             return true;
         }
@@ -106,7 +118,7 @@ impl Target {
                 matches!(source, DataType::Float16 | DataType::Float32 | DataType::Float64)
                     || signed_bits.is_some_and(|b| b <= 32)
             }
-            Target::Numeric => int.is_some() || matches!(source, DataType::Decimal128(..) | DataType::Decimal256(..)),
+            Target::Numeric(_) => int.is_some() || matches!(source, DataType::Decimal128(..) | DataType::Decimal256(..)),
             Target::Text | Target::Jsonb => is_string(source),
             Target::Bytea => matches!(
                 source,
@@ -115,12 +127,13 @@ impl Target {
             Target::Uuid => *source == DataType::FixedSizeBinary(16),
             Target::Date => matches!(source, DataType::Date32 | DataType::Date64),
             Target::Timestamp { with_zone } => match source {
-                DataType::Timestamp(_, tz) => tz.is_some() == with_zone,
-                DataType::Date32 | DataType::Date64 => !with_zone,
+                DataType::Timestamp(_, tz) => tz.is_some() == *with_zone,
+                DataType::Date32 | DataType::Date64 => !*with_zone,
                 _ => false,
             },
             Target::Time => matches!(source, DataType::Time32(_) | DataType::Time64(_)),
             Target::Interval => matches!(source, DataType::Interval(IntervalUnit::MonthDayNano) | DataType::Duration(_)),
+            Target::List(..) => false,
         }
     }
 
@@ -134,7 +147,7 @@ impl Target {
             Target::Oid => "oid",
             Target::Float4 => "real",
             Target::Float8 => "double precision",
-            Target::Numeric => "numeric",
+            Target::Numeric(_) => "numeric",
             Target::Text => "text",
             Target::Jsonb => "jsonb",
             Target::Bytea => "bytea",
@@ -144,11 +157,12 @@ impl Target {
             Target::Timestamp { with_zone: true } => "timestamptz",
             Target::Time => "time",
             Target::Interval => "interval",
+            Target::List(..) => "array",
         }
     }
 
     /// The encoder of one batch's column (planned to be compatible).
-    pub fn encoder<'a>(self, array: &'a ArrayRef) -> Result<Box<dyn ColumnEncoder + 'a>, (usize, String)> {
+    pub fn encoder<'a>(&self, array: &'a ArrayRef) -> Result<Box<dyn ColumnEncoder + 'a>, (usize, String)> {
         let nulls = array.nulls();
         let rows = array.len();
         if *array.data_type() == DataType::Null {
@@ -174,7 +188,7 @@ impl Target {
                 DataType::Float16 => fixed(array.as_primitive::<Float16Type>(), |v| Ok(v.to_f64().to_be_bytes())),
                 _ => int_encoder(array, |v| Ok((v as f64).to_be_bytes())),
             },
-            Target::Numeric => Box::new(numeric_encoder(array)?),
+            Target::Numeric(column) => Box::new(numeric_encoder(array, *column)?),
             Target::Text => string_encoder(array, None),
             Target::Jsonb => string_encoder(array, Some(1)),
             Target::Bytea => binary_encoder(array),
@@ -212,6 +226,7 @@ impl Target {
                 _ => fixed(array.as_primitive::<Time32SecondType>(), |s| Ok((s as i64 * 1_000_000).to_be_bytes())),
             },
             Target::Interval => interval_encoder(array),
+            Target::List(element, element_oid) => Box::new(list_encoder(array, element, *element_oid)?),
         })
     }
 }
@@ -275,26 +290,103 @@ fn int_encoder<'a, const N: usize>(
     }
 }
 
-fn numeric_encoder(array: &ArrayRef) -> Result<PreEncoded<'_>, (usize, String)> {
+fn numeric_encoder(array: &ArrayRef, column: Option<(u8, i8)>) -> Result<PreEncoded<'_>, (usize, String)> {
     match array.data_type() {
         DataType::Decimal128(_, scale) => {
             let values = array.as_primitive::<Decimal128Type>();
-            PreEncoded::build(array, |row, out| Ok(decimal_to_numeric(values.value(row), *scale, out)))
+            let scale = *scale;
+            PreEncoded::build(array, move |row, out| {
+                let (value, scale) = rescale(values.value(row), scale, column)?;
+                decimal_to_numeric(value, scale, out);
+                Ok(())
+            })
         }
+        // decimal256 goes through text; the server applies the column's typmod.
         DataType::Decimal256(_, scale) => {
             let values = array.as_primitive::<Decimal256Type>();
             let scale = *scale as i32;
-            PreEncoded::build(array, |row, out| numeric_from_str(&format!("{}E{}", values.value(row), -scale), out))
+            PreEncoded::build(array, move |row, out| numeric_from_str(&format!("{}E{}", values.value(row), -scale), out))
         }
         DataType::UInt64 => {
             let values = array.as_primitive::<UInt64Type>();
-            PreEncoded::build(array, |row, out| Ok(decimal_to_numeric(values.value(row) as i128, 0, out)))
+            PreEncoded::build(array, move |row, out| {
+                let (value, scale) = rescale(values.value(row) as i128, 0, column)?;
+                decimal_to_numeric(value, scale, out);
+                Ok(())
+            })
         }
         _ => {
             let widened = widen_to_i64(array);
-            PreEncoded::build(array, move |row, out| Ok(decimal_to_numeric(widened(row) as i128, 0, out)))
+            PreEncoded::build(array, move |row, out| {
+                let (value, scale) = rescale(widened(row) as i128, 0, column)?;
+                decimal_to_numeric(value, scale, out);
+                Ok(())
+            })
         }
     }
+}
+
+/// A decimal `value` x 10^-`scale` at the column's scale, exactly, or why not: more decimal
+/// places than the column keeps, or more digits than its precision.
+fn rescale(value: i128, scale: i8, column: Option<(u8, i8)>) -> Result<(i128, i8), String> {
+    let Some((precision, column_scale)) = column else { return Ok((value, scale)) };
+    let pow10 = |k: i32| 10i128.checked_pow(k as u32).ok_or_else(|| "value overflows numeric".to_string());
+    let shift = column_scale as i32 - scale as i32;
+    let rescaled = if shift >= 0 {
+        value.checked_mul(pow10(shift)?).ok_or_else(|| format!("value does not fit numeric({precision},{column_scale})"))?
+    } else {
+        let divisor = pow10(-shift)?;
+        if value % divisor != 0 {
+            return Err(format!("value has more than {column_scale} decimal places"));
+        }
+        value / divisor
+    };
+    if precision <= 38 && rescaled.unsigned_abs() >= 10u128.pow(precision as u32) {
+        return Err(format!("value does not fit numeric({precision},{column_scale})"));
+    }
+    Ok((rescaled, column_scale))
+}
+
+/// Lists into one-dimensional arrays: the elements of all rows are encoded at once by the
+/// element's own encoder, then each row gets its array header and its slice of elements.
+fn list_encoder<'a>(array: &'a ArrayRef, element: &Target, element_oid: u32) -> Result<PreEncoded<'a>, (usize, String)> {
+    let (values, offsets): (&ArrayRef, Vec<usize>) = match array.data_type() {
+        DataType::LargeList(_) => {
+            let list = array.as_list::<i64>();
+            (list.values(), list.value_offsets().iter().map(|&o| o as usize).collect())
+        }
+        _ => {
+            let list = array.as_list::<i32>();
+            (list.values(), list.value_offsets().iter().map(|&o| o as usize).collect())
+        }
+    };
+    let encoder = element.encoder(values)?;
+    let mut sizes = vec![0usize; values.len()];
+    encoder.add_sizes(&mut sizes);
+    let mut starts = Vec::with_capacity(values.len() + 1);
+    let mut at = 0;
+    for size in &sizes {
+        starts.push(at);
+        at += size;
+    }
+    starts.push(at);
+    let mut elements = vec![0u8; at];
+    let mut cursors = starts[..values.len()].to_vec();
+    encoder.write(&mut elements, &mut cursors)?;
+    PreEncoded::build(array, |row, out| {
+        let (first, last) = (offsets[row], offsets[row + 1]);
+        let count = i32::try_from(last - first).map_err(|_| "array too long".to_string())?;
+        let has_null = (first..last).any(|i| values.is_null(i));
+        out.extend_from_slice(&(if count == 0 { 0i32 } else { 1 }).to_be_bytes());
+        out.extend_from_slice(&(has_null as i32).to_be_bytes());
+        out.extend_from_slice(&element_oid.to_be_bytes());
+        if count > 0 {
+            out.extend_from_slice(&count.to_be_bytes());
+            out.extend_from_slice(&1i32.to_be_bytes());
+        }
+        out.extend_from_slice(&elements[starts[first]..starts[last]]);
+        Ok(())
+    })
 }
 
 /// Reads any integer array as i64 (the planner admits only types that fit).
@@ -474,6 +566,7 @@ fn natural_type(data_type: &DataType) -> Option<String> {
         DataType::Time32(_) | DataType::Time64(_) => "time without time zone".into(),
         DataType::Interval(IntervalUnit::MonthDayNano) | DataType::Duration(_) => "interval".into(),
         DataType::Null => "text".into(),
+        DataType::List(child) | DataType::LargeList(child) => format!("{}[]", natural_type(child.data_type())?),
         _ => return None,
     })
 }
