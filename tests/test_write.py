@@ -509,12 +509,6 @@ def test_pg_type_metadata_narrower_numeric_refuses_inexact_values(db, pg, new_ta
     assert not table_exists(pg, table)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug (security): a field's pg_type metadata is spliced verbatim into CREATE TABLE, so "
-    "metadata from an untrusted file runs SQL ('text); DROP TABLE t; --' drops t; "
-    "'text DEFAULT ...' adds a default)",
-)
 @pytest.mark.parametrize(
     "evil", ["text); DROP TABLE {sentinel}; --", "text DEFAULT 'injected'"], ids=["drop-table", "default"]
 )
@@ -533,12 +527,6 @@ def test_pg_type_metadata_is_not_sql(db, pg, make_table, new_table, evil):
     assert pg_rows(pg, f"SELECT * FROM {sentinel}") == [(1,)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: pg_type metadata 'timestamp(0) without time zone' is honoured for any timestamp "
-    "data, and the server silently rounds the microseconds away (decimals are rescaled exactly "
-    "or refused; timestamps are not)",
-)
 def test_pg_type_metadata_timestamp_precision_not_lossy(db, pg, new_table):
     table = new_table()
     field = pa.field("ts", pa.timestamp("us"), metadata={"pg_type": "timestamp(0) without time zone"})
@@ -843,11 +831,6 @@ def test_upsert_extra_data_column(db, pg, make_table):
     assert snapshot(pg, table) == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a key column absent from the data is not rejected up front; it surfaces as a "
-    "NotNullViolation on the internal temp table data_bridge_stage",
-)
 def test_upsert_key_column_missing_from_data(db, pg, make_table):
     table = make_table(UPSERT_COLUMNS, UPSERT_ROWS)
     before = snapshot(pg, table)
@@ -1081,11 +1064,6 @@ def test_unsupported_types_append(db, pg, make_table, kind, pg_type):
     assert pg_rows(pg, f"SELECT id FROM {table}") == [(0,)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason='bug: the error for an unsupported Arrow type in mode="create" is prefixed '
-    '"invalid connection settings:" (wrong error variant)',
-)
 def test_unsupported_type_error_message(db, new_table):
     with pytest.raises(data_bridge.Error) as info:
         db.write_arrow(new_table(), pa.table({"xs": pa.array([{"a": 1}])}), mode="create")
@@ -1619,12 +1597,6 @@ KILL_AND_EXIT = """
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: after the connection dies write_arrow returns while a native thread is still "
-    "inside the Python source (it pulls one more batch after the call returned); exiting then "
-    "aborts the interpreter (Fatal Python error: PyGILState_Release, exit code 134)",
-)
 def test_connection_killed_then_exit_is_clean(make_table):
     table = make_table("id int8")
     proc = spawn_python(KILL_AND_EXIT, table)

@@ -48,12 +48,20 @@ pub enum Error {
         reason: String,
     },
     /// The data has a column the target table lacks.
-    #[error("table {table} has no column {column:?}")]
+    #[error("{table} has no column {column:?}")]
     MissingColumn {
         /// The table, as quoted in SQL.
         table: String,
         /// The data's column.
         column: String,
+    },
+    /// An Arrow type with no PostgreSQL column type to create yet.
+    #[error("column {column:?}: no PostgreSQL type for Arrow {arrow_type} yet")]
+    UnsupportedType {
+        /// Column name.
+        column: String,
+        /// The Arrow type.
+        arrow_type: String,
     },
     /// The caller's data source failed while it was being read.
     #[error("reading the data failed: {0}")]

@@ -106,9 +106,14 @@ impl Database {
 
         let rows = match &options.mode {
             WriteMode::Upsert { key } if !key.is_empty() => {
+                if let Some(missing) = key.iter().find(|k| schema.field_with_name(k).is_err()) {
+                    return Err(Error::MissingColumn { table: "the data".into(), column: missing.clone() });
+                }
+                // Only the data's columns, with their types and no defaults or constraints:
+                // the target's own defaults apply to the others on insert.
                 let stage = quote_ident("data_bridge_stage");
                 tx.batch_execute(&format!(
-                    "CREATE TEMP TABLE {stage} (LIKE {target} INCLUDING DEFAULTS) ON COMMIT DROP"
+                    "CREATE TEMP TABLE {stage} ON COMMIT DROP AS SELECT {column_list} FROM {target} WITH NO DATA"
                 ))
                 .await?;
                 copy_in(&tx, &format!("COPY {stage} ({column_list}) FROM STDIN (FORMAT binary)"), source, encoder, options.batch_rows).await?;
@@ -144,11 +149,10 @@ impl Database {
 async fn create_table(tx: &Transaction<'_>, target: &str, schema: &SchemaRef, mode: &WriteMode) -> Result<()> {
     let mut columns = Vec::with_capacity(schema.fields().len());
     for field in schema.fields() {
-        let pg_type = create_type(field).ok_or_else(|| Error::Config(format!(
-            "column {:?}: no PostgreSQL type for Arrow {} yet",
-            field.name(),
-            field.data_type()
-        )))?;
+        let pg_type = create_type(field).ok_or_else(|| Error::UnsupportedType {
+            column: field.name().clone(),
+            arrow_type: field.data_type().to_string(),
+        })?;
         let not_null = if field.is_nullable() { "" } else { " NOT NULL" };
         columns.push(format!("{} {pg_type}{not_null}", quote_ident(field.name())));
     }
@@ -200,7 +204,7 @@ fn match_columns(table: &TableName, schema: &SchemaRef, columns: &[TableColumn])
         .iter()
         .map(|field| {
             columns.iter().find(|c| c.spec.name == *field.name()).map(|c| c.spec.clone()).ok_or_else(|| {
-                Error::MissingColumn { table: table.quoted(), column: field.name().clone() }
+                Error::MissingColumn { table: format!("table {}", table.quoted()), column: field.name().clone() }
             })
         })
         .collect()
@@ -214,16 +218,40 @@ async fn copy_in(
     encoder: Encoder,
     batch_rows: Option<usize>,
 ) -> Result<u64> {
-    let (chunks_tx, mut chunks) = mpsc::channel::<Result<Vec<u8>>>(CHUNKS_AHEAD);
-    let encoding = tokio::task::spawn_blocking(move || encode_all(source, &encoder, batch_rows, &chunks_tx));
+    let (chunks_tx, chunks_rx) = mpsc::channel::<Result<Vec<u8>>>(CHUNKS_AHEAD);
+    // Declared before the receiver so it drops after it: the receiver going away stops the
+    // thread, then the guard waits for it.
+    let encoding = EncoderThread::spawn(move || encode_all(source, &encoder, batch_rows, &chunks_tx));
+    let mut chunks = chunks_rx;
     let sink = tx.copy_in::<_, Bytes>(copy).await?;
     futures_util::pin_mut!(sink);
     while let Some(chunk) = chunks.recv().await {
         // An error here drops the sink, which aborts the COPY (and the transaction with it).
         sink.send(Bytes::from(chunk?)).await?;
     }
-    encoding.await.map_err(|_| Error::Internal("encoder thread panicked"))?;
+    drop(encoding);
     Ok(sink.finish().await?)
+}
+
+/// The thread reading and encoding the caller's batches. Dropping it waits for the thread to
+/// end, so no batch of the caller's source is read after the write returns (a Python-backed
+/// source must not be touched once the call is over).
+struct EncoderThread(Option<std::thread::JoinHandle<()>>);
+
+impl EncoderThread {
+    fn spawn(work: impl FnOnce() + Send + 'static) -> EncoderThread {
+        let handle = std::thread::Builder::new().name("data-bridge-encode".into()).spawn(work);
+        // Without a thread the source is dropped unread and the COPY ends with an error.
+        EncoderThread(handle.ok())
+    }
+}
+
+impl Drop for EncoderThread {
+    fn drop(&mut self) {
+        if let Some(handle) = self.0.take() {
+            let _ = handle.join();
+        }
+    }
 }
 
 /// Encodes every batch into chunks (header first, trailer last) and sends them down `chunks`.

@@ -220,5 +220,13 @@ mod tests {
         assert_eq!(create_type(&with(DataType::Decimal128(15, 2), "numeric(15,2)")).unwrap(), "numeric(15,2)");
         assert_eq!(create_type(&with(DataType::Utf8, "inet")).unwrap(), "text");
         assert_eq!(create_type(&Field::new("c", DataType::Int64, true)).unwrap(), "bigint");
+        for hostile in ["text); DROP TABLE t; --", "text DEFAULT 1", "numeric(1,2) CHECK (false)", "text[] --", "\"text\""] {
+            assert_eq!(create_type(&with(DataType::Utf8, hostile)).unwrap(), "text", "{hostile}");
+        }
+        let timestamp = DataType::Timestamp(arrow_schema::TimeUnit::Microsecond, None);
+        assert_eq!(create_type(&with(timestamp, "timestamp(0) without time zone")).unwrap(), "timestamp without time zone");
+        assert_eq!(create_type(&with(DataType::Utf8, "character varying(44)")).unwrap(), "character varying(44)");
+        let texts = DataType::List(Arc::new(Field::new("item", DataType::Utf8, true)));
+        assert_eq!(create_type(&with(texts, "character varying(5)[]")).unwrap(), "character varying(5)[]");
     }
 }

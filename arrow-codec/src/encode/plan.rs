@@ -514,35 +514,56 @@ fn interval_encoder(array: &ArrayRef) -> Box<dyn ColumnEncoder + '_> {
 }
 
 /// The PostgreSQL column type `CREATE TABLE` uses for an Arrow field: its `pg_type` metadata
-/// when a read attached one the encoder can fill, else the natural match; `None` when the
-/// field's type has no match yet.
+/// when a read attached one the encoder fills exactly, else the natural match; `None` when
+/// the field's type has no match yet.
+///
+/// The metadata may come from an untrusted file, so it is only used when it is a plain type
+/// name as `format_type()` prints it (letters, spaces, one modifier list of integers, array
+/// brackets): never anything SQL could do more with than name a type.
 pub fn create_type(field: &Field) -> Option<String> {
     let natural = natural_type(field.data_type())?;
     match field.metadata().get(PG_TYPE_KEY) {
-        Some(pg_type) if keeps_family(pg_type, &natural) => Some(pg_type.clone()),
+        Some(pg_type) if is_plain_type_name(pg_type) && same_family(pg_type, &natural) => Some(pg_type.clone()),
         _ => Some(natural),
     }
 }
 
-/// Whether a read's `pg_type` may be reused: the same type family as the natural choice
-/// (numeric(15,2) for a decimal, character(25) for a string, ...).
-fn keeps_family(pg_type: &str, natural: &str) -> bool {
+/// `numeric(15,2)`, `character varying(44)`, `integer[]`, `double precision`, ...
+fn is_plain_type_name(name: &str) -> bool {
+    let name = name.trim_end_matches("[]");
+    let (base, modifiers, tail) = match name.split_once('(') {
+        None => (name, None, ""),
+        Some((base, rest)) => match rest.split_once(')') {
+            Some((modifiers, tail)) => (base, Some(modifiers), tail),
+            None => return false,
+        },
+    };
+    let base_ok = base.starts_with(|c: char| c.is_ascii_lowercase())
+        && !base.ends_with(' ')
+        && base.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == ' ' || c == '_');
+    let number = |n: &str| !n.is_empty() && n.trim_start_matches('-').chars().all(|c| c.is_ascii_digit());
+    let modifiers_ok = modifiers.is_none_or(|m| m.split(',').all(number));
+    let tail_ok = matches!(tail, "" | " with time zone" | " without time zone");
+    base_ok && modifiers_ok && tail_ok
+}
+
+/// Whether a read's `pg_type` holds exactly what the natural type holds: the same family,
+/// with a modifier only where the encoder checks values against it (numeric's precision and
+/// scale, character lengths are checked by the server). A `timestamp(0)` would round
+/// silently, so time types are reused only without a modifier.
+fn same_family(pg_type: &str, natural: &str) -> bool {
     let family = |t: &str| -> &'static str {
-        let t = t.trim();
-        if t.starts_with("numeric") {
-            "numeric"
-        } else if ["text", "character", "varchar", "bpchar", "name", "json"].iter().any(|p| t.starts_with(p)) {
-            "text"
-        } else if t.starts_with("timestamp") {
-            if t.contains("with time zone") || t == "timestamptz" { "timestamptz" } else { "timestamp" }
-        } else if t.starts_with("time") {
-            "time"
-        } else {
-            "exact"
+        let base = t.split(['(', '[']).next().unwrap_or(t).trim();
+        match base {
+            "numeric" => "numeric",
+            "text" | "character" | "character varying" | "bpchar" | "varchar" | "name" | "json" | "jsonb" => "text",
+            _ => "other",
         }
     };
-    let (a, b) = (family(pg_type), family(natural));
-    a == b && (a != "exact" || pg_type == natural)
+    match (family(pg_type), family(natural)) {
+        ("other", _) | (_, "other") => pg_type == natural,
+        (a, b) => a == b && pg_type.ends_with("[]") == natural.ends_with("[]"),
+    }
 }
 
 fn natural_type(data_type: &DataType) -> Option<String> {
