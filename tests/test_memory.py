@@ -87,3 +87,57 @@ def test_read_batches_memory_is_bounded():
     assert stats["growth_mb"] < MAX_GROWTH_MB, (
         f"peak RSS grew {stats['growth_mb']:.0f} MB while streaming a {stats['full_result_mb']:.0f} MB result"
     )
+
+
+WRITE_ROWS = 6_000_000
+WRITE_BATCH_ROWS = 50_000
+MAX_WRITE_GROWTH_MB = 100
+
+WRITE_CHILD = r"""
+import json, resource, sys, time
+import pyarrow as pa
+import data_bridge
+
+rows, batch_rows, table = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+
+def vm_rss_kb():
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+
+schema = pa.schema([("i", pa.int64()), ("s", pa.string())])
+
+def batches():
+    for start in range(0, rows, batch_rows):
+        ids = pa.array(range(start, min(start + batch_rows, rows)), pa.int64())
+        yield pa.record_batch([ids, pa.compute.binary_join_element_wise("row-" + "x" * 30 + "-", pa.compute.cast(ids, pa.string()), "")], schema=schema)
+
+db = data_bridge.connect()
+db.write_arrow(table, pa.RecordBatchReader.from_batches(schema, batches()), mode="replace")  # warm up
+before_kb = vm_rss_kb()
+start = time.monotonic()
+written = db.write_arrow(table, pa.RecordBatchReader.from_batches(schema, batches()), mode="replace")
+peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({"written": written, "growth_mb": (peak_kb - before_kb) / 1024,
+                  "seconds": time.monotonic() - start}), flush=True)
+"""
+
+
+@pytest.mark.slow
+def test_write_from_a_stream_holds_a_few_batches(pg):
+    table = "data_bridge_write_memory"
+    proc = spawn_python(WRITE_CHILD, str(WRITE_ROWS), str(WRITE_BATCH_ROWS), table)
+    try:
+        out, err = proc.communicate(timeout=180)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+        pg.execute(f"DROP TABLE IF EXISTS {table}")
+    assert proc.returncode == 0, err
+    stats = json.loads(out.strip().splitlines()[-1])
+    print(json.dumps(stats, indent=1))
+    assert stats["written"] == WRITE_ROWS
+    # The whole input is ~330 MB of Arrow (and more of COPY data); a stream holds a few batches.
+    assert stats["growth_mb"] < MAX_WRITE_GROWTH_MB, stats
