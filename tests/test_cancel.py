@@ -141,3 +141,53 @@ def test_sigint_cancels_query(pg, mode):
             stream.close()
         for pid in _active_pids(pg, marker):  # never leave a runaway query behind
             pg.execute("SELECT pg_terminate_backend(%s)", (pid,))
+
+
+WRITE_CHILD = r"""
+import signal, sys, time
+signal.signal(signal.SIGINT, signal.default_int_handler)
+import pyarrow as pa
+import data_bridge
+
+table = sys.argv[1]
+db = data_bridge.connect()
+schema = pa.schema([("id", pa.int64())])
+
+def slow_batches():
+    for start in range(0, 10_000_000, 10_000):
+        yield pa.record_batch([pa.array(range(start, start + 10_000), pa.int64())], schema=schema)
+        time.sleep(0.01)
+
+print("READY", flush=True)
+try:
+    db.write_arrow(table, pa.RecordBatchReader.from_batches(schema, slow_batches()))
+    print("FINISHED", flush=True)
+except KeyboardInterrupt:
+    print("KBI", flush=True)
+print("AFTER " + str(db.read_arrow(f"SELECT count(*) AS n FROM {table}").column(0)[0].as_py()), flush=True)
+"""
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_a_write_leaves_the_table_unchanged(pg):
+    table = unique_name("cancel_write")
+    pg.execute(f"CREATE TABLE {table} (id bigint)")
+    pg.execute(f"INSERT INTO {table} SELECT generate_series(1, 5)")
+    try:
+        proc = spawn_python(WRITE_CHILD, table)
+        assert proc.stdout.readline().strip() == "READY"
+        # Wait until the COPY is running on the server, then interrupt.
+        deadline = time.monotonic() + 10
+        while not pg_column(pg, "SELECT count(*) FROM pg_stat_activity WHERE query LIKE %s", (f"COPY %{table}%",))[0]:
+            assert time.monotonic() < deadline, "the COPY never started"
+            time.sleep(0.05)
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+        assert proc.returncode == 0, err
+        lines = out.splitlines()
+        assert "KBI" in lines, out + err
+        assert "AFTER 5" in lines, out + err
+        assert pg_column(pg, f"SELECT count(*) FROM {table}") == [5]
+    finally:
+        pg.execute(f"DROP TABLE IF EXISTS {table}")
