@@ -1610,3 +1610,31 @@ def test_connection_killed_then_exit_is_clean(make_table):
     assert lines[-1] == "returned OperationalError", out
     assert "Fatal Python error" not in err
     assert proc.returncode == 0, err
+
+
+def test_replace_is_atomic_for_concurrent_readers(db):
+    """A reader during a replace sees the old rows or the new ones, never an empty or half table."""
+    table = unique_name("replace_readers")
+    schema = pa.schema([("id", pa.int64())])
+    db.write_arrow(table, pa.table({"id": pa.array(range(100), pa.int64())}), mode="replace")
+
+    def slow_batches():
+        for start in range(0, 100_000, 10_000):
+            yield pa.record_batch([pa.array(range(start, start + 10_000), pa.int64())], schema=schema)
+            time.sleep(0.03)
+
+    writer = threading.Thread(
+        target=db.write_arrow, args=(table, pa.RecordBatchReader.from_batches(schema, slow_batches()), "replace")
+    )
+    seen = []
+    try:
+        with psycopg.connect(DSN, autocommit=True) as reader:
+            writer.start()
+            while writer.is_alive():
+                seen.append(reader.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table))).fetchone()[0])
+            writer.join()
+            seen.append(reader.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table))).fetchone()[0])
+    finally:
+        db.read_arrow(f'DROP TABLE IF EXISTS "{table}"')
+    assert set(seen) <= {100, 100_000}, seen
+    assert seen[-1] == 100_000
