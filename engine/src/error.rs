@@ -31,6 +31,9 @@ pub enum Error {
     /// The connection settings are invalid.
     #[error("invalid connection settings: {0}")]
     Config(String),
+    /// The call's arguments do not make sense together.
+    #[error("{0}")]
+    Usage(String),
     /// The query has a different number of placeholders from the parameters given.
     #[error("the query has {expected} parameter(s) but {got} were given")]
     ParamCount {

@@ -100,7 +100,8 @@ impl Database {
         }
         let columns = table_columns(&tx, &target).await?;
         let specs = match_columns(table, &schema, &columns)?;
-        let encoder = Encoder::new(schema.fields().iter().map(|f| f.as_ref().clone()).collect::<Vec<Field>>().as_slice(), &specs)?;
+        let fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+        let encoder = Encoder::new(&fields, &specs)?;
         let column_list: Vec<String> = schema.fields().iter().map(|f| quote_ident(f.name())).collect();
         let column_list = column_list.join(", ");
 
@@ -134,7 +135,7 @@ impl Database {
                 )
                 .await?
             }
-            WriteMode::Upsert { .. } => return Err(Error::Config("upsert needs key=[columns]".into())),
+            WriteMode::Upsert { .. } => return Err(Error::Usage("upsert needs key columns".into())),
             _ => {
                 copy_in(&tx, &format!("COPY {target} ({column_list}) FROM STDIN (FORMAT binary)"), source, encoder, options.batch_rows)
                     .await?

@@ -22,7 +22,7 @@ pub fn to_py(py: Python<'_>, error: Error) -> PyErr {
     let kind = match &error {
         Error::Server(_) => "database",
         Error::Connect { .. } | Error::Connection(_) | Error::PoolTimeout(_) | Error::Cancelled => "operational",
-        Error::Config(_) | Error::ParamCount { .. } | Error::MissingColumn { .. } => "programming",
+        Error::Config(_) | Error::Usage(_) | Error::ParamCount { .. } | Error::MissingColumn { .. } => "programming",
         Error::Param { .. } | Error::Codec(_) | Error::Source(_) | Error::UnsupportedType { .. } => "data",
         Error::Closed => "interface",
         _ => "internal",
