@@ -169,7 +169,10 @@ def test_str_into_jsonb_and_bpchar(db):
 def test_str_for_types_in_text_form(db):
     assert echo(db, "inet", "10.0.0.1/8") == (pa.string(), "10.0.0.1/8")
     assert echo(db, "date", "2020-02-29") == (pa.date32(), dt.date(2020, 2, 29))
-    assert echo(db, "int4range", "[1,5)") == (pa.string(), "[1,5)")
+    assert echo(db, "macaddr", "08:00:2b:01:02:03") == (pa.string(), "08:00:2b:01:02:03")
+    range_type, range_value = echo(db, "int4range", "[1,5)")
+    assert pa.types.is_struct(range_type)
+    assert range_value == {"lower": 1, "upper": 5, "lower_inclusive": True, "upper_inclusive": False, "empty": False}
 
 
 def test_str_with_nul_is_data_error(db):

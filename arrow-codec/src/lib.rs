@@ -27,7 +27,7 @@
 //! use data_bridge_arrow_codec::{copy_format, oid, ColumnSpec, DecodeOptions, Decoder};
 //! use arrow_array::{cast::AsArray, types::Int32Type};
 //!
-//! let column = ColumnSpec { name: "n".into(), type_oid: oid::INT4, typmod: -1, pg_type: "integer".into() };
+//! let column = ColumnSpec::new("n", oid::INT4, -1, "integer");
 //! let decoder = Decoder::new(vec![column], &DecodeOptions::default());
 //!
 //! // What `COPY (SELECT 7 AS n) TO STDOUT (FORMAT binary)` sends.
@@ -52,4 +52,4 @@ pub use decode::Decoder;
 pub use encode::{create_type, Encoder};
 pub use error::{CodecError, Result};
 pub use parallel::{decode_all, decode_in_background, encode_all, parallelism};
-pub use pg_type::{needs_text_cast, oid, ColumnSpec, DecodeOptions, NumericAs, PG_TYPE_KEY};
+pub use pg_type::{needs_text_cast, oid, ColumnSpec, DecodeOptions, NumericAs, Shape, PG_TYPE_KEY};

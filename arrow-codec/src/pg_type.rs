@@ -37,6 +37,25 @@ pub mod oid {
     pub const NUMERIC: u32 = 1700;
     pub const UUID: u32 = 2950;
     pub const JSONB: u32 = 3802;
+    pub const CHAR: u32 = 18;
+    pub const REGPROC: u32 = 24;
+    pub const XID: u32 = 28;
+    pub const CID: u32 = 29;
+    pub const MONEY: u32 = 790;
+    pub const TIMETZ: u32 = 1266;
+    pub const BIT: u32 = 1560;
+    pub const VARBIT: u32 = 1562;
+    pub const REGPROCEDURE: u32 = 2202;
+    pub const REGOPER: u32 = 2203;
+    pub const REGOPERATOR: u32 = 2204;
+    pub const REGCLASS: u32 = 2205;
+    pub const REGTYPE: u32 = 2206;
+    pub const REGCONFIG: u32 = 3734;
+    pub const REGDICTIONARY: u32 = 3769;
+    pub const REGNAMESPACE: u32 = 4089;
+    pub const REGROLE: u32 = 4096;
+    pub const REGCOLLATION: u32 = 4191;
+    pub const XID8: u32 = 5069;
 }
 
 /// Element type of the built-in array types the codec decodes natively.
@@ -68,7 +87,7 @@ pub(crate) fn array_element(array_oid: u32) -> Option<u32> {
 }
 
 /// One result column as the server describes it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ColumnSpec {
     /// Column name (duplicates allowed, as in `SELECT 1 AS a, 2 AS a`).
     pub name: String,
@@ -78,6 +97,34 @@ pub struct ColumnSpec {
     pub typmod: i32,
     /// The type as `format_type(oid, typmod)` prints it, e.g. `numeric(15,2)`.
     pub pg_type: String,
+    /// What the catalog says of types the OID alone does not describe (enums, arrays,
+    /// composites, ranges).
+    pub shape: Shape,
+}
+
+impl ColumnSpec {
+    /// A column of a type the OID describes (a built-in scalar or array type).
+    pub fn new(name: impl Into<String>, type_oid: u32, typmod: i32, pg_type: impl Into<String>) -> Self {
+        ColumnSpec { name: name.into(), type_oid, typmod, pg_type: pg_type.into(), shape: Shape::Plain }
+    }
+}
+
+/// The structure of a type, from the catalog (`pg_type.typtype` and friends).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Shape {
+    /// Decided by the OID alone.
+    #[default]
+    Plain,
+    /// An enum: the label's text on the wire.
+    Enum,
+    /// An array of the element type (any element, enums and composites included).
+    Array(Box<ColumnSpec>),
+    /// A composite (row) type with these attributes.
+    Composite(Vec<ColumnSpec>),
+    /// A range over the subtype.
+    Range(Box<ColumnSpec>),
+    /// A multirange of the range type.
+    Multirange(Box<ColumnSpec>),
 }
 
 /// How `numeric` columns come out.
@@ -97,6 +144,10 @@ pub enum NumericAs {
 pub struct DecodeOptions {
     /// How `numeric` columns come out.
     pub numeric: NumericAs,
+    /// Enums as plain strings instead of dictionary<int32, string>.
+    pub enum_as_string: bool,
+    /// UUIDs as their 36-character text instead of the `arrow.uuid` extension.
+    pub uuid_as_string: bool,
 }
 
 impl DecodeOptions {
@@ -114,7 +165,23 @@ impl DecodeOptions {
                         _ => return Err(bad("numeric takes \"decimal\", \"float64\" or \"string\"")),
                     }
                 }
-                _ => return Err(bad("the known type families are: numeric")),
+                "enum" => {
+                    options.enum_as_string = match value {
+                        "dictionary" => false,
+                        "string" => true,
+                        _ => return Err(bad("enum takes \"dictionary\" or \"string\"")),
+                    }
+                }
+                "uuid" => {
+                    options.uuid_as_string = match value {
+                        "uuid" => false,
+                        "string" => true,
+                        _ => return Err(bad("uuid takes \"uuid\" or \"string\"")),
+                    }
+                }
+                "json" if value == "string" => {}
+                "json" => return Err(bad("json takes \"string\"")),
+                _ => return Err(bad("the known type families are: numeric, enum, uuid, json")),
             }
         }
         Ok(options)
@@ -144,14 +211,46 @@ pub(crate) enum Kind {
     Timestamptz,
     Interval,
     Uuid,
+    UuidText,
+    /// xid8: a 64-bit transaction id.
+    UInt64,
+    /// money: int64 cents.
+    Money,
+    /// bit, varbit: a string of '0' and '1'.
+    Bits,
+    /// An enum label, dictionary-encoded.
+    Enum,
+    /// timetz: microseconds and the zone's offset.
+    TimeTz,
     /// A one-dimensional array of the element family.
     List(Box<Kind>),
+    /// A composite type: named attributes.
+    Composite(Vec<(String, Kind)>),
+    /// A range over the subtype family.
+    Range(Box<Kind>),
+    /// A multirange: a list of ranges of the subtype family.
+    Multirange(Box<Kind>),
 }
 
 impl Kind {
     /// The family for a column, or `None` when the codec has no native decoder for the type
     /// (the caller then asks the server for the text form: see [`needs_text_cast`]).
     pub(crate) fn of(spec: &ColumnSpec, options: &DecodeOptions) -> Option<Kind> {
+        match &spec.shape {
+            Shape::Plain => {}
+            Shape::Enum if options.enum_as_string => return Some(Kind::Text),
+            Shape::Enum => return Some(Kind::Enum),
+            Shape::Array(element) => return Some(Kind::List(Box::new(Kind::of(element, options)?))),
+            Shape::Composite(attributes) => {
+                let attributes = attributes.iter().map(|a| Some((a.name.clone(), Kind::of(a, options)?)));
+                return Some(Kind::Composite(attributes.collect::<Option<_>>()?));
+            }
+            Shape::Range(subtype) => return Some(Kind::Range(Box::new(Kind::of(subtype, options)?))),
+            Shape::Multirange(range) => match Kind::of(range, options)? {
+                Kind::Range(subtype) => return Some(Kind::Multirange(subtype)),
+                _ => return None,
+            },
+        }
         Some(match spec.type_oid {
             oid::BOOL => Kind::Bool,
             oid::INT2 => Kind::Int2,
@@ -175,7 +274,16 @@ impl Kind {
             oid::TIMESTAMP => Kind::Timestamp,
             oid::TIMESTAMPTZ => Kind::Timestamptz,
             oid::INTERVAL => Kind::Interval,
+            oid::UUID if options.uuid_as_string => Kind::UuidText,
             oid::UUID => Kind::Uuid,
+            oid::CHAR => Kind::Text,
+            oid::REGPROC | oid::XID | oid::CID | oid::REGPROCEDURE | oid::REGOPER | oid::REGOPERATOR
+            | oid::REGCLASS | oid::REGTYPE | oid::REGCONFIG | oid::REGDICTIONARY | oid::REGNAMESPACE
+            | oid::REGROLE | oid::REGCOLLATION => Kind::Oid,
+            oid::XID8 => Kind::UInt64,
+            oid::MONEY => Kind::Money,
+            oid::BIT | oid::VARBIT => Kind::Bits,
+            oid::TIMETZ => Kind::TimeTz,
             array => {
                 // Array columns carry their elements' type modifier (numeric(10,2)[]).
                 let element = ColumnSpec { type_oid: array_element(array)?, ..spec.clone() };
@@ -195,7 +303,18 @@ impl Kind {
             Kind::Float8 | Kind::NumericFloat => DataType::Float64,
             Kind::Decimal { precision, scale } if precision <= 38 => DataType::Decimal128(precision, scale),
             Kind::Decimal { precision, scale } => DataType::Decimal256(precision, scale),
-            Kind::NumericText | Kind::Text | Kind::Jsonb => DataType::Utf8,
+            Kind::NumericText | Kind::Text | Kind::Jsonb | Kind::Bits | Kind::UuidText => DataType::Utf8,
+            Kind::UInt64 => DataType::UInt64,
+            Kind::Money => DataType::Decimal128(19, 2),
+            Kind::Enum => DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)),
+            Kind::TimeTz => DataType::Struct(timetz_fields().into()),
+            Kind::Composite(ref attributes) => DataType::Struct(
+                attributes.iter().map(|(name, kind)| kind.named_field(name)).collect::<Vec<_>>().into(),
+            ),
+            Kind::Range(ref subtype) => DataType::Struct(range_fields(subtype).into()),
+            Kind::Multirange(ref subtype) => DataType::List(Arc::new(
+                Field::new("item", DataType::Struct(range_fields(subtype).into()), true),
+            )),
             Kind::Bytea => DataType::Binary,
             Kind::Date => DataType::Date32,
             Kind::Time => DataType::Time64(TimeUnit::Microsecond),
@@ -209,7 +328,12 @@ impl Kind {
 
     /// The field of a list's elements.
     pub(crate) fn item_field(&self) -> Field {
-        Field::new("item", self.data_type(), true).with_metadata(self.extension_metadata())
+        self.named_field("item")
+    }
+
+    /// A nullable field of this family (with its extension metadata).
+    pub(crate) fn named_field(&self, name: &str) -> Field {
+        Field::new(name, self.data_type(), true).with_metadata(self.extension_metadata())
     }
 
     /// Arrow extension type metadata (only `arrow.uuid` so far).
@@ -222,6 +346,26 @@ impl Kind {
             _ => HashMap::new(),
         }
     }
+}
+
+/// timetz's struct fields: the time of day and the zone's offset east of UTC in seconds.
+pub(crate) fn timetz_fields() -> Vec<Field> {
+    vec![
+        Field::new("time", DataType::Time64(TimeUnit::Microsecond), false),
+        Field::new("offset_seconds", DataType::Int32, false),
+    ]
+}
+
+/// A range's struct fields: `lower`, `upper`, `lower_inclusive`, `upper_inclusive`, `empty`
+/// (an unbounded side has a NULL bound and is not inclusive).
+pub(crate) fn range_fields(subtype: &Kind) -> Vec<Field> {
+    vec![
+        subtype.named_field("lower"),
+        subtype.named_field("upper"),
+        Field::new("lower_inclusive", DataType::Boolean, false),
+        Field::new("upper_inclusive", DataType::Boolean, false),
+        Field::new("empty", DataType::Boolean, false),
+    ]
 }
 
 /// Whether the codec needs this column as text (cast with `::text` by the query) because it
@@ -264,7 +408,7 @@ mod tests {
     use super::*;
 
     fn spec(type_oid: u32, typmod: i32) -> ColumnSpec {
-        ColumnSpec { name: "c".into(), type_oid, typmod, pg_type: "t".into() }
+        ColumnSpec::new("c", type_oid, typmod, "t")
     }
 
     #[test]

@@ -64,12 +64,7 @@ fn try_decode(name: &str, columns: &[Col], options: &DecodeOptions) -> Result<Re
     assert!(stream.ends_with(&copy_format::TRAILER), "{name}: trailer");
     let specs = columns
         .iter()
-        .map(|c| ColumnSpec {
-            name: c.name.into(),
-            type_oid: c.type_oid,
-            typmod: c.typmod,
-            pg_type: c.pg_type.into(),
-        })
+        .map(|c| ColumnSpec::new(c.name, c.type_oid, c.typmod, c.pg_type))
         .collect();
     Decoder::new(specs, options).decode(&stream[header..])
 }

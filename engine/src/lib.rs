@@ -21,6 +21,7 @@ mod database;
 mod error;
 mod param;
 mod read;
+mod shape;
 pub mod runtime;
 pub mod sql;
 mod write;

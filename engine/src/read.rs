@@ -23,6 +23,7 @@ use crate::busy_poll;
 use crate::database::Database;
 use crate::error::{Error, Result};
 use crate::param::{Bound, Value};
+use crate::shape;
 use crate::sql;
 
 /// Raw bytes a chunk is cut at (unless `batch_rows` cuts first).
@@ -159,12 +160,7 @@ impl ReadTask {
             .columns()
             .iter()
             .zip(&infos)
-            .map(|(column, info)| ColumnSpec {
-                name: column.name().to_owned(),
-                type_oid: column.type_().oid(),
-                typmod: column.type_modifier(),
-                pg_type: info.name.clone(),
-            })
+            .map(|(column, info)| shape::column_spec(column.name(), column.type_(), column.type_modifier(), info.name.clone()))
             .collect();
         // Types without a native decoder come back through their output function, as text.
         let as_text: Vec<Option<&str>> = specs

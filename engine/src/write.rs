@@ -187,12 +187,12 @@ async fn table_columns(tx: &Transaction<'_>, target: &str) -> Result<Vec<TableCo
     rows.iter()
         .map(|row| {
             Ok(TableColumn {
-                spec: ColumnSpec {
-                    name: row.try_get(0)?,
-                    type_oid: row.try_get(1)?,
-                    typmod: row.try_get(2)?,
-                    pg_type: row.try_get(3)?,
-                },
+                spec: ColumnSpec::new(
+                    row.try_get::<_, String>(0)?,
+                    row.try_get(1)?,
+                    row.try_get(2)?,
+                    row.try_get::<_, String>(3)?,
+                ),
             })
         })
         .collect()

@@ -83,11 +83,8 @@ fn decoder(selector: u8) -> Decoder {
     let columns = schema
         .iter()
         .enumerate()
-        .map(|(i, &(type_oid, typmod))| ColumnSpec {
-            name: format!("c{i}"),
-            type_oid,
-            typmod,
-            pg_type: format!("oid {type_oid} typmod {typmod}"),
+        .map(|(i, &(type_oid, typmod))| {
+            ColumnSpec::new(format!("c{i}"), type_oid, typmod, format!("oid {type_oid} typmod {typmod}"))
         })
         .collect();
     let options = DecodeOptions::from_pairs([("numeric", numeric_as)]).expect("a known option");

@@ -3,10 +3,11 @@
 use std::sync::Arc;
 
 use arrow_array::types::{
-    Date32Type, Float32Type, Float64Type, Int16Type, Int32Type, Int64Type, IntervalMonthDayNanoType,
-    Time64MicrosecondType, TimestampMicrosecondType, UInt32Type,
+    Date32Type, Decimal128Type, Float32Type, Float64Type, Int16Type, Int32Type, Int64Type, IntervalMonthDayNanoType,
+    Time64MicrosecondType, TimestampMicrosecondType, UInt32Type, UInt64Type,
 };
-use arrow_array::{ArrayRef, ArrowPrimitiveType, BooleanArray, FixedSizeBinaryArray, PrimitiveArray};
+use arrow_array::{ArrayRef, ArrowPrimitiveType, BooleanArray, FixedSizeBinaryArray, PrimitiveArray, StringArray};
+use arrow_buffer::OffsetBuffer;
 use arrow_buffer::{BooleanBufferBuilder, IntervalMonthDayNano};
 
 use super::Column;
@@ -134,4 +135,39 @@ pub(super) fn uuid(col: &Column<'_>) -> Result<ArrayRef> {
         }
     }
     Ok(Arc::new(FixedSizeBinaryArray::try_new(16, values.into(), col.nulls())?))
+}
+
+pub(super) fn uint64(col: &Column<'_>) -> Result<ArrayRef> {
+    Ok(Arc::new(decode::<UInt64Type, 8>(col, |b| Ok(u64::from_be_bytes(b)))?))
+}
+
+/// money: int64 cents into decimal128(19, 2).
+pub(super) fn money(col: &Column<'_>) -> Result<ArrayRef> {
+    let cents = decode::<Decimal128Type, 8>(col, |b| Ok(i64::from_be_bytes(b) as i128))?;
+    Ok(Arc::new(cents.with_precision_and_scale(19, 2)?))
+}
+
+/// uuid as its 36-character text (`types={"uuid": "string"}`).
+pub(super) fn uuid_text(col: &Column<'_>) -> Result<ArrayRef> {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut values = Vec::with_capacity(col.rows() * 36);
+    let mut offsets = Vec::with_capacity(col.rows() + 1);
+    offsets.push(0i32);
+    for (row, field) in col.positions().enumerate() {
+        if !field.is_null() {
+            let bytes = field.bytes(col.chunk);
+            if bytes.len() != 16 {
+                return Err(col.bad_length(row, "16", field.len));
+            }
+            for (i, byte) in bytes.iter().enumerate() {
+                if matches!(i, 4 | 6 | 8 | 10) {
+                    values.push(b'-');
+                }
+                values.extend_from_slice(&[HEX[(byte >> 4) as usize], HEX[(byte & 15) as usize]]);
+            }
+        }
+        let end = i32::try_from(values.len()).map_err(|_| col.out_of_range(row, "batch over 2 GiB"))?;
+        offsets.push(end);
+    }
+    Ok(Arc::new(StringArray::try_new(OffsetBuffer::new(offsets.into()), values.into(), col.nulls())?))
 }

@@ -5,6 +5,7 @@
 
 mod fixed;
 mod list;
+mod nested;
 mod numeric;
 mod varlen;
 
@@ -67,7 +68,7 @@ impl Decoder {
     }
 }
 
-fn decode_column(kind: &Kind, col: &Column<'_>) -> Result<ArrayRef> {
+pub(crate) fn decode_column(kind: &Kind, col: &Column<'_>) -> Result<ArrayRef> {
     match *kind {
         Kind::Bool => fixed::boolean(col),
         Kind::Int2 => fixed::int2(col),
@@ -82,6 +83,15 @@ fn decode_column(kind: &Kind, col: &Column<'_>) -> Result<ArrayRef> {
         Kind::Timestamptz => fixed::timestamp(col, Some("UTC")),
         Kind::Interval => fixed::interval(col),
         Kind::Uuid => fixed::uuid(col),
+        Kind::UuidText => fixed::uuid_text(col),
+        Kind::UInt64 => fixed::uint64(col),
+        Kind::Money => fixed::money(col),
+        Kind::Bits => varlen::bits(col),
+        Kind::Enum => varlen::dictionary(col),
+        Kind::TimeTz => nested::timetz(col),
+        Kind::Composite(ref attributes) => nested::composite(col, attributes),
+        Kind::Range(ref subtype) => nested::range(col, subtype),
+        Kind::Multirange(ref subtype) => nested::multirange(col, subtype),
         Kind::Decimal { precision, scale } => numeric::decimal(col, precision, scale),
         Kind::NumericText => numeric::text(col),
         Kind::NumericFloat => numeric::float64(col),

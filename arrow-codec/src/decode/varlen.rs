@@ -2,7 +2,10 @@
 
 use std::sync::Arc;
 
-use arrow_array::{ArrayRef, BinaryArray, StringArray};
+use std::collections::HashMap;
+
+use arrow_array::types::Int32Type;
+use arrow_array::{ArrayRef, BinaryArray, DictionaryArray, Int32Array, StringArray};
 use arrow_buffer::{Buffer, OffsetBuffer};
 
 use super::Column;
@@ -59,4 +62,60 @@ fn first_invalid_utf8(col: &Column<'_>, skip: usize) -> crate::CodecError {
 pub(super) fn binary(col: &Column<'_>) -> Result<ArrayRef> {
     let (offsets, values) = gather(col, 0)?;
     Ok(Arc::new(BinaryArray::try_new(offsets, values, col.nulls())?))
+}
+
+/// bit and varbit: the bit count (i32) then the bits, most significant first, into a string
+/// of '0' and '1'.
+pub(super) fn bits(col: &Column<'_>) -> Result<ArrayRef> {
+    let mut values = Vec::new();
+    let mut offsets = Vec::with_capacity(col.rows() + 1);
+    offsets.push(0i32);
+    for (row, field) in col.positions().enumerate() {
+        if !field.is_null() {
+            let bytes = field.bytes(col.chunk);
+            let count = bytes
+                .get(..4)
+                .map(|b| i32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+                .filter(|&n| n >= 0 && bytes.len() - 4 == (n as usize).div_ceil(8))
+                .ok_or_else(|| col.invalid(row, "bit string length does not match its bytes"))?;
+            for bit in 0..count as usize {
+                let set = bytes[4 + bit / 8] & (0x80 >> (bit % 8)) != 0;
+                values.push(if set { b'1' } else { b'0' });
+            }
+        }
+        let end = i32::try_from(values.len()).map_err(|_| col.out_of_range(row, "batch over 2 GiB"))?;
+        offsets.push(end);
+    }
+    Ok(Arc::new(StringArray::try_new(OffsetBuffer::new(offsets.into()), values.into(), col.nulls())?))
+}
+
+/// Enum labels into dictionary<int32, string>, one dictionary entry per distinct label seen in
+/// the batch (in order of first appearance).
+pub(super) fn dictionary(col: &Column<'_>) -> Result<ArrayRef> {
+    let mut index: HashMap<&[u8], i32> = HashMap::new();
+    let mut labels: Vec<&[u8]> = Vec::new();
+    let mut keys = Vec::with_capacity(col.rows());
+    for field in col.positions() {
+        if field.is_null() {
+            keys.push(0);
+            continue;
+        }
+        let label = field.bytes(col.chunk);
+        let next = labels.len() as i32;
+        let key = *index.entry(label).or_insert_with(|| {
+            labels.push(label);
+            next
+        });
+        keys.push(key);
+    }
+    let mut values = Vec::new();
+    let mut offsets = vec![0i32];
+    for label in &labels {
+        values.extend_from_slice(label);
+        offsets.push(values.len() as i32);
+    }
+    let values = StringArray::try_new(OffsetBuffer::new(offsets.into()), values.into(), None)
+        .map_err(|_| first_invalid_utf8(col, 0))?;
+    let keys = Int32Array::new(keys.into(), col.nulls());
+    Ok(Arc::new(DictionaryArray::<Int32Type>::try_new(keys, Arc::new(values))?))
 }

@@ -101,7 +101,7 @@ mod tests {
     use crate::Decoder;
 
     fn spec(name: &str, type_oid: u32, typmod: i32, pg_type: &str) -> ColumnSpec {
-        ColumnSpec { name: name.into(), type_oid, typmod, pg_type: pg_type.into() }
+        ColumnSpec::new(name, type_oid, typmod, pg_type)
     }
 
     #[test]

@@ -20,7 +20,7 @@ pub const PG_TIMESTAMP_MIN: i64 = -211_813_488_000_000_000;
 pub const PG_TIMESTAMP_END: i64 = 9_223_371_331_200_000_000;
 
 pub fn spec(name: &str, type_oid: u32, typmod: i32, pg_type: &str) -> ColumnSpec {
-    ColumnSpec { name: name.into(), type_oid, typmod, pg_type: pg_type.into() }
+    ColumnSpec::new(name, type_oid, typmod, pg_type)
 }
 
 /// The typmod PostgreSQL gives numeric(precision, scale); the scale may be negative.
