@@ -15,6 +15,7 @@ use tokio_postgres::Transaction;
 
 use crate::database::Database;
 use crate::error::{Error, Result};
+use crate::shape;
 use crate::sql::quote_ident;
 
 /// Encoded chunks waiting to be sent.
@@ -167,33 +168,26 @@ async fn create_table(tx: &Transaction<'_>, target: &str, schema: &SchemaRef, mo
     Ok(())
 }
 
-/// The table's columns with the types their binary formats are written in (a domain's base
-/// type, `text` for enums, whose binary format is the label).
+/// The table's columns as the codec needs them: the description of `SELECT *` (domains as
+/// their base types, with the structure of enums, arrays, composites and ranges), and each
+/// column's declared type for messages.
 async fn table_columns(tx: &Transaction<'_>, target: &str) -> Result<Vec<TableColumn>> {
-    let rows = tx
+    let described = tx.prepare(&format!("SELECT * FROM {target}")).await?;
+    let declared = tx
         .query(
-            "SELECT a.attname::text, \
-                    CASE WHEN b.typtype = 'e' THEN 'text'::regtype::oid ELSE b.oid END, \
-                    CASE WHEN t.typtype = 'd' THEN t.typtypmod ELSE a.atttypmod END, \
-                    format_type(a.atttypid, a.atttypmod) \
-             FROM pg_attribute a \
-             JOIN pg_type t ON t.oid = a.atttypid \
-             JOIN pg_type b ON b.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END \
+            "SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a \
              WHERE a.attrelid = $1::text::regclass AND a.attnum > 0 AND NOT a.attisdropped \
              ORDER BY a.attnum",
             &[&target],
         )
         .await?;
-    rows.iter()
-        .map(|row| {
-            Ok(TableColumn {
-                spec: ColumnSpec::new(
-                    row.try_get::<_, String>(0)?,
-                    row.try_get(1)?,
-                    row.try_get(2)?,
-                    row.try_get::<_, String>(3)?,
-                ),
-            })
+    described
+        .columns()
+        .iter()
+        .zip(&declared)
+        .map(|(column, row)| {
+            let pg_type: String = row.try_get(0)?;
+            Ok(TableColumn { spec: shape::column_spec(column.name(), column.type_(), column.type_modifier(), pg_type) })
         })
         .collect()
 }

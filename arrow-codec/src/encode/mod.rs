@@ -7,6 +7,7 @@
 //! values into place.
 
 mod column;
+mod nested;
 mod numeric;
 mod plan;
 

@@ -6,8 +6,8 @@ use arrow_array::{Array, ArrayRef, ArrowPrimitiveType, PrimitiveArray};
 use arrow_schema::{DataType, Field, IntervalUnit, TimeUnit};
 
 use super::column::{Borrowed, ColumnEncoder, Fixed, PreEncoded};
-use super::{decimal_to_numeric, numeric_from_str};
-use crate::pg_type::{array_element, numeric_precision, oid, ColumnSpec, PG_TYPE_KEY};
+use super::{decimal_to_numeric, nested, numeric_from_str};
+use crate::pg_type::{array_element, numeric_precision, oid, ColumnSpec, Shape, PG_TYPE_KEY};
 
 /// Microseconds from 1970-01-01 to 2000-01-01.
 const EPOCH_MICROS: i64 = 946_684_800_000_000;
@@ -38,8 +38,20 @@ pub(super) enum Target {
     Timestamp { with_zone: bool },
     Time,
     Interval,
+    /// xid8.
+    Xid8,
+    /// money (int64 cents).
+    Money,
+    /// bit, varbit.
+    Bits,
+    /// timetz.
+    TimeTz,
     /// A one-dimensional array of the element target (element type OID kept for the header).
     List(Box<Target>, u32),
+    /// A composite: per attribute its name, target and type OID.
+    Composite(Vec<(String, Target, u32)>),
+    /// A range over the subtype target.
+    Range(Box<Target>),
 }
 
 /// Bits of an integer type, and whether it is signed.
@@ -68,6 +80,35 @@ fn is_string(data_type: &DataType) -> bool {
 impl Target {
     /// The target for writing `source` into `column`, when that loses nothing.
     pub fn plan(source: &DataType, column: &ColumnSpec) -> Option<Target> {
+        match &column.shape {
+            Shape::Plain => {}
+            Shape::Enum => return Target::Text.accepts(source).then_some(Target::Text),
+            Shape::Array(element) => {
+                let (DataType::List(child) | DataType::LargeList(child)) = source else { return None };
+                let target = Target::plan(child.data_type(), element)?;
+                return Some(Target::List(Box::new(target), element.type_oid));
+            }
+            Shape::Composite(attributes) => {
+                let DataType::Struct(fields) = source else { return None };
+                let planned = attributes.iter().map(|attribute| {
+                    let (_, field) = fields.find(&attribute.name)?;
+                    Some((attribute.name.clone(), Target::plan(field.data_type(), attribute)?, attribute.type_oid))
+                });
+                let planned: Vec<_> = planned.collect::<Option<_>>()?;
+                // Every struct field must land in an attribute.
+                return (fields.len() == planned.len()).then_some(Target::Composite(planned));
+            }
+            Shape::Range(subtype) => {
+                let DataType::Struct(fields) = source else { return None };
+                let field = |name| fields.find(name).map(|(_, f)| f.data_type().clone());
+                let flags_ok = nested::RANGE_FIELDS[2..].iter().all(|name| field(name) == Some(DataType::Boolean));
+                let bound = field("lower")?;
+                let target = Target::plan(&bound, subtype)?;
+                let same_bounds = field("upper") == Some(bound);
+                return (flags_ok && same_bounds && fields.len() == 5).then_some(Target::Range(Box::new(target)));
+            }
+            Shape::Multirange(_) => return None,
+        }
         let target = match column.type_oid {
             oid::BOOL => Target::Bool,
             oid::INT2 => Target::Int2,
@@ -77,7 +118,14 @@ impl Target {
             oid::FLOAT4 => Target::Float4,
             oid::FLOAT8 => Target::Float8,
             oid::NUMERIC => Target::Numeric(numeric_precision(column.typmod)),
-            oid::TEXT | oid::VARCHAR | oid::BPCHAR | oid::NAME | oid::JSON => Target::Text,
+            oid::TEXT | oid::VARCHAR | oid::BPCHAR | oid::NAME | oid::JSON | oid::CHAR => Target::Text,
+            oid::REGPROC | oid::XID | oid::CID | oid::REGPROCEDURE | oid::REGOPER | oid::REGOPERATOR
+            | oid::REGCLASS | oid::REGTYPE | oid::REGCONFIG | oid::REGDICTIONARY | oid::REGNAMESPACE
+            | oid::REGROLE | oid::REGCOLLATION => Target::Oid,
+            oid::XID8 => Target::Xid8,
+            oid::MONEY => Target::Money,
+            oid::BIT | oid::VARBIT => Target::Bits,
+            oid::TIMETZ => Target::TimeTz,
             oid::JSONB => Target::Jsonb,
             oid::BYTEA => Target::Bytea,
             oid::UUID => Target::Uuid,
@@ -118,7 +166,10 @@ impl Target {
                 matches!(source, DataType::Float16 | DataType::Float32 | DataType::Float64)
                     || signed_bits.is_some_and(|b| b <= 32)
             }
-            Target::Numeric(_) => int.is_some() || matches!(source, DataType::Decimal128(..) | DataType::Decimal256(..)),
+            // Strings: numeric's text form (what a read gives for numeric without a typmod).
+            Target::Numeric(_) => {
+                int.is_some() || is_string(source) || matches!(source, DataType::Decimal128(..) | DataType::Decimal256(..))
+            }
             Target::Text | Target::Jsonb => is_string(source),
             Target::Bytea => matches!(
                 source,
@@ -133,7 +184,14 @@ impl Target {
             },
             Target::Time => matches!(source, DataType::Time32(_) | DataType::Time64(_)),
             Target::Interval => matches!(source, DataType::Interval(IntervalUnit::MonthDayNano) | DataType::Duration(_)),
-            Target::List(..) => false,
+            Target::Xid8 => matches!(source, DataType::UInt8 | DataType::UInt16 | DataType::UInt32 | DataType::UInt64),
+            Target::Money => matches!(source, DataType::Decimal128(..)),
+            Target::Bits => matches!(source, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View),
+            Target::TimeTz => {
+                let timetz = DataType::Struct(crate::pg_type::timetz_fields().into());
+                matches!(source, DataType::Struct(_)) && source.equals_datatype(&timetz)
+            }
+            Target::List(..) | Target::Composite(_) | Target::Range(_) => false,
         }
     }
 
@@ -157,7 +215,13 @@ impl Target {
             Target::Timestamp { with_zone: true } => "timestamptz",
             Target::Time => "time",
             Target::Interval => "interval",
+            Target::Xid8 => "xid8",
+            Target::Money => "money",
+            Target::Bits => "bit varying",
+            Target::TimeTz => "timetz",
             Target::List(..) => "array",
+            Target::Composite(_) => "composite",
+            Target::Range(_) => "range",
         }
     }
 
@@ -226,7 +290,16 @@ impl Target {
                 _ => fixed(array.as_primitive::<Time32SecondType>(), |s| Ok((s as i64 * 1_000_000).to_be_bytes())),
             },
             Target::Interval => interval_encoder(array),
-            Target::List(element, element_oid) => Box::new(list_encoder(array, element, *element_oid)?),
+            Target::Xid8 => match array.data_type() {
+                DataType::UInt64 => fixed(array.as_primitive::<UInt64Type>(), |v| Ok(v.to_be_bytes())),
+                _ => int_encoder(array, |v| Ok((v as u64).to_be_bytes())),
+            },
+            Target::Money => nested::money(array),
+            Target::Bits => Box::new(nested::bits(array)?),
+            Target::TimeTz => nested::timetz(array)?,
+            Target::List(element, element_oid) => Box::new(nested::list(array, element, *element_oid)?),
+            Target::Composite(attributes) => Box::new(nested::composite(array, attributes)?),
+            Target::Range(subtype) => Box::new(nested::range(array, subtype)?),
         })
     }
 }
@@ -307,6 +380,10 @@ fn numeric_encoder(array: &ArrayRef, column: Option<(u8, i8)>) -> Result<PreEnco
             let scale = *scale as i32;
             PreEncoded::build(array, move |row, out| numeric_from_str(&format!("{}E{}", values.value(row), -scale), out))
         }
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
+            let text = string_values(array);
+            PreEncoded::build(array, move |row, out| numeric_from_str(text(row), out))
+        }
         DataType::UInt64 => {
             let values = array.as_primitive::<UInt64Type>();
             PreEncoded::build(array, move |row, out| {
@@ -328,7 +405,7 @@ fn numeric_encoder(array: &ArrayRef, column: Option<(u8, i8)>) -> Result<PreEnco
 
 /// A decimal `value` x 10^-`scale` at the column's scale, exactly, or why not: more decimal
 /// places than the column keeps, or more digits than its precision.
-fn rescale(value: i128, scale: i8, column: Option<(u8, i8)>) -> Result<(i128, i8), String> {
+pub(super) fn rescale(value: i128, scale: i8, column: Option<(u8, i8)>) -> Result<(i128, i8), String> {
     let Some((precision, column_scale)) = column else { return Ok((value, scale)) };
     let pow10 = |k: i32| 10i128.checked_pow(k as u32).ok_or_else(|| "value overflows numeric".to_string());
     let shift = column_scale as i32 - scale as i32;
@@ -347,48 +424,6 @@ fn rescale(value: i128, scale: i8, column: Option<(u8, i8)>) -> Result<(i128, i8
     Ok((rescaled, column_scale))
 }
 
-/// Lists into one-dimensional arrays: the elements of all rows are encoded at once by the
-/// element's own encoder, then each row gets its array header and its slice of elements.
-fn list_encoder<'a>(array: &'a ArrayRef, element: &Target, element_oid: u32) -> Result<PreEncoded<'a>, (usize, String)> {
-    let (values, offsets): (&ArrayRef, Vec<usize>) = match array.data_type() {
-        DataType::LargeList(_) => {
-            let list = array.as_list::<i64>();
-            (list.values(), list.value_offsets().iter().map(|&o| o as usize).collect())
-        }
-        _ => {
-            let list = array.as_list::<i32>();
-            (list.values(), list.value_offsets().iter().map(|&o| o as usize).collect())
-        }
-    };
-    let encoder = element.encoder(values)?;
-    let mut sizes = vec![0usize; values.len()];
-    encoder.add_sizes(&mut sizes);
-    let mut starts = Vec::with_capacity(values.len() + 1);
-    let mut at = 0;
-    for size in &sizes {
-        starts.push(at);
-        at += size;
-    }
-    starts.push(at);
-    let mut elements = vec![0u8; at];
-    let mut cursors = starts[..values.len()].to_vec();
-    encoder.write(&mut elements, &mut cursors)?;
-    PreEncoded::build(array, |row, out| {
-        let (first, last) = (offsets[row], offsets[row + 1]);
-        let count = i32::try_from(last - first).map_err(|_| "array too long".to_string())?;
-        let has_null = (first..last).any(|i| values.is_null(i));
-        out.extend_from_slice(&(if count == 0 { 0i32 } else { 1 }).to_be_bytes());
-        out.extend_from_slice(&(has_null as i32).to_be_bytes());
-        out.extend_from_slice(&element_oid.to_be_bytes());
-        if count > 0 {
-            out.extend_from_slice(&count.to_be_bytes());
-            out.extend_from_slice(&1i32.to_be_bytes());
-        }
-        out.extend_from_slice(&elements[starts[first]..starts[last]]);
-        Ok(())
-    })
-}
-
 /// Reads any integer array as i64 (the planner admits only types that fit).
 fn widen_to_i64(array: &ArrayRef) -> Box<dyn Fn(usize) -> i64 + '_> {
     match array.data_type() {
@@ -399,6 +434,15 @@ fn widen_to_i64(array: &ArrayRef) -> Box<dyn Fn(usize) -> i64 + '_> {
         DataType::UInt16 => Box::new(|row| array.as_primitive::<UInt16Type>().value(row) as i64),
         DataType::UInt32 => Box::new(|row| array.as_primitive::<UInt32Type>().value(row) as i64),
         _ => Box::new(|row| array.as_primitive::<Int64Type>().value(row)),
+    }
+}
+
+/// The values of a (non-dictionary) string array.
+pub(super) fn string_values<'a>(array: &'a ArrayRef) -> Box<dyn Fn(usize) -> &'a str + 'a> {
+    match array.data_type() {
+        DataType::LargeUtf8 => Box::new(|row| array.as_string::<i64>().value(row)),
+        DataType::Utf8View => Box::new(|row| array.as_string_view().value(row)),
+        _ => Box::new(|row| array.as_string::<i32>().value(row)),
     }
 }
 
@@ -521,10 +565,15 @@ fn interval_encoder(array: &ArrayRef) -> Box<dyn ColumnEncoder + '_> {
 /// name as `format_type()` prints it (letters, spaces, one modifier list of integers, array
 /// brackets): never anything SQL could do more with than name a type.
 pub fn create_type(field: &Field) -> Option<String> {
-    let natural = natural_type(field.data_type())?;
-    match field.metadata().get(PG_TYPE_KEY) {
-        Some(pg_type) if is_plain_type_name(pg_type) && same_family(pg_type, &natural) => Some(pg_type.clone()),
-        _ => Some(natural),
+    let declared = field.metadata().get(PG_TYPE_KEY).filter(|t| is_plain_type_name(t));
+    match (natural_type(field.data_type()), declared) {
+        (Some(natural), Some(pg_type)) if same_family(pg_type, &natural) || read_as(pg_type, field.data_type()) => {
+            Some(pg_type.clone())
+        }
+        (Some(natural), _) => Some(natural),
+        // Structs (composites, ranges, timetz) have no natural type: the read's type is used,
+        // and the encoder then checks that the data fits it.
+        (None, declared) => declared.cloned(),
     }
 }
 
@@ -545,6 +594,25 @@ fn is_plain_type_name(name: &str) -> bool {
     let modifiers_ok = modifiers.is_none_or(|m| m.split(',').all(number));
     let tail_ok = matches!(tail, "" | " with time zone" | " without time zone");
     base_ok && modifiers_ok && tail_ok
+}
+
+/// Whether `data_type` is what a read of a `pg_type` column gives, for the types whose read
+/// mapping is not their natural type (enums, money, bit strings, the oid family).
+fn read_as(pg_type: &str, data_type: &DataType) -> bool {
+    let base = pg_type.split('(').next().unwrap_or(pg_type);
+    match data_type {
+        // Dictionaries come from enums: the type is the enum's name.
+        DataType::Dictionary(..) => !pg_type.contains('['),
+        DataType::Decimal128(19, 2) => pg_type == "money",
+        DataType::Utf8 => matches!(base, "bit" | "bit varying"),
+        DataType::UInt64 => pg_type == "xid8",
+        DataType::UInt32 => matches!(
+            pg_type,
+            "oid" | "regproc" | "regprocedure" | "regoper" | "regoperator" | "regclass" | "regtype" | "regconfig"
+                | "regdictionary" | "regnamespace" | "regrole" | "regcollation" | "xid" | "cid"
+        ),
+        _ => false,
+    }
 }
 
 /// Whether a read's `pg_type` holds exactly what the natural type holds: the same family,

@@ -1,0 +1,199 @@
+//! Types with parts, the other way: lists into arrays, structs into composites, ranges and
+//! timetz; and the small fixed formats of money and bit strings.
+//!
+//! A child array is encoded once, whole, into the element format (a length word and the bytes
+//! per value, -1 for NULL), which is exactly how arrays, composites and ranges embed their
+//! parts; each row then copies its slices.
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Decimal128Type, Int32Type, Time64MicrosecondType};
+use arrow_array::{Array, ArrayRef, StructArray};
+
+use super::column::{ColumnEncoder, Fixed, PreEncoded};
+use super::plan::{rescale, string_values, Target};
+
+/// Every value of `array` in the element format, and where each one starts (plus the end).
+struct Elements {
+    bytes: Vec<u8>,
+    starts: Vec<usize>,
+}
+
+impl Elements {
+    fn encode(target: &Target, array: &ArrayRef) -> Result<Elements, (usize, String)> {
+        let encoder = target.encoder(array)?;
+        let mut sizes = vec![0usize; array.len()];
+        encoder.add_sizes(&mut sizes);
+        let mut starts = Vec::with_capacity(array.len() + 1);
+        let mut at = 0;
+        for size in &sizes {
+            starts.push(at);
+            at += size;
+        }
+        starts.push(at);
+        let mut bytes = vec![0u8; at];
+        let mut cursors = starts[..array.len()].to_vec();
+        encoder.write(&mut bytes, &mut cursors)?;
+        Ok(Elements { bytes, starts })
+    }
+
+    /// Values `first..last` in the element format.
+    fn slice(&self, first: usize, last: usize) -> &[u8] {
+        &self.bytes[self.starts[first]..self.starts[last]]
+    }
+}
+
+/// Lists into one-dimensional arrays (lower bound 1).
+pub(super) fn list<'a>(array: &'a ArrayRef, element: &Target, element_oid: u32) -> Result<PreEncoded<'a>, (usize, String)> {
+    let (values, offsets): (&ArrayRef, Vec<usize>) = match array.data_type() {
+        arrow_schema::DataType::LargeList(_) => {
+            let list = array.as_list::<i64>();
+            (list.values(), list.value_offsets().iter().map(|&o| o as usize).collect())
+        }
+        _ => {
+            let list = array.as_list::<i32>();
+            (list.values(), list.value_offsets().iter().map(|&o| o as usize).collect())
+        }
+    };
+    let elements = Elements::encode(element, values)?;
+    PreEncoded::build(array, |row, out| {
+        let (first, last) = (offsets[row], offsets[row + 1]);
+        let count = i32::try_from(last - first).map_err(|_| "array too long".to_string())?;
+        let has_null = (first..last).any(|i| values.is_null(i));
+        out.extend_from_slice(&(if count == 0 { 0i32 } else { 1 }).to_be_bytes());
+        out.extend_from_slice(&(has_null as i32).to_be_bytes());
+        out.extend_from_slice(&element_oid.to_be_bytes());
+        if count > 0 {
+            out.extend_from_slice(&count.to_be_bytes());
+            out.extend_from_slice(&1i32.to_be_bytes());
+        }
+        out.extend_from_slice(elements.slice(first, last));
+        Ok(())
+    })
+}
+
+/// Structs into composites: attribute count, then per attribute its type OID and value.
+pub(super) fn composite<'a>(
+    array: &'a ArrayRef,
+    attributes: &[(String, Target, u32)],
+) -> Result<PreEncoded<'a>, (usize, String)> {
+    let fields: &StructArray = array.as_struct();
+    let parts = attributes
+        .iter()
+        .map(|(name, target, oid)| {
+            let child = fields.column_by_name(name).ok_or_else(|| (0, format!("no field {name:?}")))?;
+            Ok((Elements::encode(target, child)?, *oid))
+        })
+        .collect::<Result<Vec<_>, (usize, String)>>()?;
+    PreEncoded::build(array, |row, out| {
+        out.extend_from_slice(&(parts.len() as i32).to_be_bytes());
+        for (elements, oid) in &parts {
+            out.extend_from_slice(&oid.to_be_bytes());
+            out.extend_from_slice(elements.slice(row, row + 1));
+        }
+        Ok(())
+    })
+}
+
+const RANGE_EMPTY: u8 = 0x01;
+const RANGE_LB_INC: u8 = 0x02;
+const RANGE_UB_INC: u8 = 0x04;
+const RANGE_LB_INF: u8 = 0x08;
+const RANGE_UB_INF: u8 = 0x10;
+
+/// The struct fields a range is written from (the read mapping's shape).
+pub(super) const RANGE_FIELDS: [&str; 5] = ["lower", "upper", "lower_inclusive", "upper_inclusive", "empty"];
+
+/// Structs {lower, upper, lower_inclusive, upper_inclusive, empty} into ranges: a flags byte
+/// and the bounds present; a NULL bound is unbounded.
+pub(super) fn range<'a>(array: &'a ArrayRef, subtype: &Target) -> Result<PreEncoded<'a>, (usize, String)> {
+    let fields: &StructArray = array.as_struct();
+    let column = |name: &str| fields.column_by_name(name).ok_or_else(|| (0, format!("no field {name:?}")));
+    let (lower, upper) = (column("lower")?, column("upper")?);
+    let flag = |name: &str| -> Result<_, (usize, String)> { Ok(column(name)?.as_boolean().clone()) };
+    let (lower_inclusive, upper_inclusive, empty) = (flag("lower_inclusive")?, flag("upper_inclusive")?, flag("empty")?);
+    let (lowers, uppers) = (Elements::encode(subtype, lower)?, Elements::encode(subtype, upper)?);
+    PreEncoded::build(array, |row, out| {
+        if empty.is_valid(row) && empty.value(row) {
+            out.push(RANGE_EMPTY);
+            return Ok(());
+        }
+        let set = |flags: &arrow_array::BooleanArray| flags.is_valid(row) && flags.value(row);
+        let mut flags = 0u8;
+        if lower.is_null(row) {
+            flags |= RANGE_LB_INF;
+        } else if set(&lower_inclusive) {
+            flags |= RANGE_LB_INC;
+        }
+        if upper.is_null(row) {
+            flags |= RANGE_UB_INF;
+        } else if set(&upper_inclusive) {
+            flags |= RANGE_UB_INC;
+        }
+        out.push(flags);
+        if lower.is_valid(row) {
+            out.extend_from_slice(lowers.slice(row, row + 1));
+        }
+        if upper.is_valid(row) {
+            out.extend_from_slice(uppers.slice(row, row + 1));
+        }
+        Ok(())
+    })
+}
+
+/// Structs {time, offset_seconds} into timetz: microseconds, then the zone in seconds *west*.
+pub(super) fn timetz(array: &ArrayRef) -> Result<Box<dyn ColumnEncoder + '_>, (usize, String)> {
+    let fields: &StructArray = array.as_struct();
+    let time = fields.column_by_name("time").ok_or((0, "no field \"time\"".to_string()))?;
+    let offset = fields.column_by_name("offset_seconds").ok_or((0, "no field \"offset_seconds\"".to_string()))?;
+    let (time, offset) = (time.as_primitive::<Time64MicrosecondType>(), offset.as_primitive::<Int32Type>());
+    Ok(Box::new(Fixed::<12, _> {
+        nulls: array.nulls(),
+        rows: array.len(),
+        convert: move |row| {
+            let mut out = [0u8; 12];
+            out[..8].copy_from_slice(&time.value(row).to_be_bytes());
+            out[8..].copy_from_slice(&(-offset.value(row)).to_be_bytes());
+            Ok(out)
+        },
+    }))
+}
+
+/// money: decimals at exactly two places, as int64 cents.
+pub(super) fn money(array: &ArrayRef) -> Box<dyn ColumnEncoder + '_> {
+    let scale = match array.data_type() {
+        arrow_schema::DataType::Decimal128(_, scale) => *scale,
+        _ => 0,
+    };
+    let values = array.as_primitive::<Decimal128Type>();
+    Box::new(Fixed::<8, _> {
+        nulls: array.nulls(),
+        rows: array.len(),
+        convert: move |row| {
+            let (cents, _) = rescale(values.value(row), scale, Some((19, 2)))?;
+            let cents = i64::try_from(cents).map_err(|_| "value out of range for money".to_string())?;
+            Ok(cents.to_be_bytes())
+        },
+    })
+}
+
+/// Strings of '0' and '1' into bit strings: the bit count, then the bits packed.
+pub(super) fn bits(array: &ArrayRef) -> Result<PreEncoded<'_>, (usize, String)> {
+    let text = string_values(array);
+    PreEncoded::build(array, |row, out| {
+        let bits = text(row).as_bytes();
+        let count = i32::try_from(bits.len()).map_err(|_| "bit string too long".to_string())?;
+        out.extend_from_slice(&count.to_be_bytes());
+        for chunk in bits.chunks(8) {
+            let mut byte = 0u8;
+            for (i, bit) in chunk.iter().enumerate() {
+                match bit {
+                    b'1' => byte |= 0x80 >> i,
+                    b'0' => {}
+                    _ => return Err(format!("{:?} is not a string of 0 and 1", text(row))),
+                }
+            }
+            out.push(byte);
+        }
+        Ok(())
+    })
+}
