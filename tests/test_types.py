@@ -512,7 +512,9 @@ def test_pg_type_metadata_of_expressions(db):
     assert result.schema.field("a").type == pa.decimal128(15, 2)
     assert result.schema.field("j").type == pa.decimal256(40, 2)
     assert result.column("b").to_pylist() == ["x" + " " * 24]
-    assert result.column("f").to_pylist() == ["1.5"]
+    # Unconstrained numeric in a whole result: the narrowest exact decimal.
+    assert result.schema.field("f").type == pa.decimal128(2, 1)
+    assert result.column("f").to_pylist() == [Decimal("1.5")]
 
 
 def test_user_defined_enum_as_dictionary(db, pg):
@@ -566,12 +568,12 @@ def test_wide_row_all_types_together(db, pg, make_table):
     ]
     assert [f.type for f in result.schema] == [
         pa.int32(), pa.bool_(), pa.int16(), pa.int32(), pa.int64(), pa.float32(), pa.float64(),
-        pa.decimal128(10, 3), pa.string(), pa.string(), pa.string(), pa.string(), pa.binary(),
+        pa.decimal128(10, 3), pa.decimal128(3, 2), pa.string(), pa.string(), pa.string(), pa.binary(),
         pa.date32(), pa.time64("us"), pa.timestamp("us"), pa.timestamp("us", tz="UTC"),
         pa.month_day_nano_interval(), pa.uuid(), pa.string(), pa.string(), pa.uint32(), pa.string(),
     ]
     row = {name: result.column(name).to_pylist()[0] for name in result.column_names}
-    assert row["n"] == Decimal("7.125") and row["nu"] == "8.50" and row["c"] == "e  "
+    assert row["n"] == Decimal("7.125") and row["nu"] == Decimal("8.50") and row["c"] == "e  "
     assert row["by"] == b"\x0b" and row["jb"] == '{"y": 19}' and row["j"] == '{"x": 18}'
     assert tuple(row["iv"]) == (0, 16, 0)
     assert row["u"] == uuid.UUID("17171717-1717-1717-1717-171717171717")

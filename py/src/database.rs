@@ -12,7 +12,7 @@ use std::time::Duration;
 use arrow_array::{RecordBatch, RecordBatchIterator, RecordBatchReader};
 use arrow_array::ffi_stream::RecordBatchStreamReader;
 use arrow_pyarrow::{IntoPyArrow, PyArrowType, ToPyArrow};
-use data_bridge_arrow_codec::DecodeOptions;
+use data_bridge_arrow_codec::{narrow_numerics, DecodeOptions, NumericAs};
 use data_bridge_postgres::{
     runtime, Database as Engine, PoolOptions, ReadOptions, ReadStream, TableName, WriteMode, WriteOptions,
 };
@@ -75,13 +75,19 @@ impl Database {
     ) -> PyResult<Bound<'py, PyAny>> {
         let params = to_values(params)?;
         let options = read_options(py, None, types)?;
+        // A whole result gives unconstrained numerics their narrowest exact decimal type.
+        let narrow = options.decode.numeric == NumericAs::Auto;
         let (schema, batches) = wait(py, async {
             let mut stream = self.engine.read(sql, params, options).await?;
             let mut batches = Vec::new();
             while let Some(batch) = stream.next_batch().await? {
                 batches.push(batch);
             }
-            Ok((stream.schema(), batches))
+            let (schema, batches) = match narrow {
+                true => narrow_numerics(stream.schema(), batches)?,
+                false => (stream.schema(), batches),
+            };
+            Ok((schema, batches))
         })?;
         let reader: Box<dyn RecordBatchReader + Send> = Box::new(RecordBatchIterator::new(batches.into_iter().map(Ok), schema));
         reader.into_pyarrow(py)?.call_method0("read_all")
