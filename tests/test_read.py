@@ -609,3 +609,21 @@ def test_session_is_utc_independent(db):
     """timestamptz values are absolute instants regardless of the session zone."""
     result = db.read_arrow("SELECT '2020-06-01 12:00:00+02'::timestamptz AS t")
     assert result["t"].to_pylist() == [dt.datetime(2020, 6, 1, 10, tzinfo=dt.timezone.utc)]
+
+
+@pytest.mark.parametrize("unit", ["s", "ms", "us", "ns"])
+def test_timestamp_unit_option(db, unit):
+    sql = "SELECT '2024-02-29 12:34:56.789123'::timestamp AS ts, '2024-02-29 12:34:56.789123+00'::timestamptz AS tz, 'infinity'::timestamp AS inf"
+    table = db.read_arrow(sql, types={"timestamp": unit})
+    assert table.schema.field("ts").type == pa.timestamp(unit)
+    assert table.schema.field("tz").type == pa.timestamp(unit, tz="UTC")
+    expected = pa.array([dt.datetime(2024, 2, 29, 12, 34, 56, 789123)], pa.timestamp("us")).cast(pa.timestamp(unit), safe=False)
+    assert table.column("ts").combine_chunks().cast(pa.int64()) == expected.cast(pa.int64())
+    assert table.column("inf").cast(pa.int64()).to_pylist() == [2**63 - 1]
+
+
+def test_unknown_type_options_are_refused(db):
+    with pytest.raises(data_bridge.ProgrammingError, match="timestamp"):
+        db.read_arrow("SELECT now()", types={"timestamp": "minutes"})
+    with pytest.raises(data_bridge.ProgrammingError, match="known type families"):
+        db.read_arrow("SELECT 1", types={"bogus": "x"})

@@ -140,7 +140,7 @@ pub enum NumericAs {
 }
 
 /// Caller's choices for types with more than one reasonable Arrow shape.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DecodeOptions {
     /// How `numeric` columns come out.
     pub numeric: NumericAs,
@@ -148,6 +148,19 @@ pub struct DecodeOptions {
     pub enum_as_string: bool,
     /// UUIDs as their 36-character text instead of the `arrow.uuid` extension.
     pub uuid_as_string: bool,
+    /// The unit of timestamp columns (microseconds, PostgreSQL's own resolution, by default).
+    pub timestamp_unit: TimeUnit,
+}
+
+impl Default for DecodeOptions {
+    fn default() -> Self {
+        DecodeOptions {
+            numeric: NumericAs::default(),
+            enum_as_string: false,
+            uuid_as_string: false,
+            timestamp_unit: TimeUnit::Microsecond,
+        }
+    }
 }
 
 impl DecodeOptions {
@@ -179,9 +192,18 @@ impl DecodeOptions {
                         _ => return Err(bad("uuid takes \"uuid\" or \"string\"")),
                     }
                 }
+                "timestamp" => {
+                    options.timestamp_unit = match value {
+                        "s" => TimeUnit::Second,
+                        "ms" => TimeUnit::Millisecond,
+                        "us" => TimeUnit::Microsecond,
+                        "ns" => TimeUnit::Nanosecond,
+                        _ => return Err(bad("timestamp takes \"s\", \"ms\", \"us\" or \"ns\"")),
+                    }
+                }
                 "json" if value == "string" => {}
                 "json" => return Err(bad("json takes \"string\"")),
-                _ => return Err(bad("the known type families are: numeric, enum, uuid, json")),
+                _ => return Err(bad("the known type families are: numeric, enum, uuid, json, timestamp")),
             }
         }
         Ok(options)
@@ -207,8 +229,8 @@ pub(crate) enum Kind {
     Bytea,
     Date,
     Time,
-    Timestamp,
-    Timestamptz,
+    Timestamp(TimeUnit),
+    Timestamptz(TimeUnit),
     Interval,
     Uuid,
     UuidText,
@@ -271,8 +293,8 @@ impl Kind {
             oid::BYTEA => Kind::Bytea,
             oid::DATE => Kind::Date,
             oid::TIME => Kind::Time,
-            oid::TIMESTAMP => Kind::Timestamp,
-            oid::TIMESTAMPTZ => Kind::Timestamptz,
+            oid::TIMESTAMP => Kind::Timestamp(options.timestamp_unit),
+            oid::TIMESTAMPTZ => Kind::Timestamptz(options.timestamp_unit),
             oid::INTERVAL => Kind::Interval,
             oid::UUID if options.uuid_as_string => Kind::UuidText,
             oid::UUID => Kind::Uuid,
@@ -318,8 +340,8 @@ impl Kind {
             Kind::Bytea => DataType::Binary,
             Kind::Date => DataType::Date32,
             Kind::Time => DataType::Time64(TimeUnit::Microsecond),
-            Kind::Timestamp => DataType::Timestamp(TimeUnit::Microsecond, None),
-            Kind::Timestamptz => DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+            Kind::Timestamp(unit) => DataType::Timestamp(unit, None),
+            Kind::Timestamptz(unit) => DataType::Timestamp(unit, Some("UTC".into())),
             Kind::Interval => DataType::Interval(IntervalUnit::MonthDayNano),
             Kind::Uuid => DataType::FixedSizeBinary(16),
             Kind::List(ref element) => DataType::List(Arc::new(element.item_field())),

@@ -4,8 +4,10 @@ use std::sync::Arc;
 
 use arrow_array::types::{
     Date32Type, Decimal128Type, Float32Type, Float64Type, Int16Type, Int32Type, Int64Type, IntervalMonthDayNanoType,
-    Time64MicrosecondType, TimestampMicrosecondType, UInt32Type, UInt64Type,
+    Time64MicrosecondType, TimestampMicrosecondType, TimestampMillisecondType, TimestampNanosecondType,
+    TimestampSecondType, UInt32Type, UInt64Type,
 };
+use arrow_schema::TimeUnit;
 use arrow_array::{ArrayRef, ArrowPrimitiveType, BooleanArray, FixedSizeBinaryArray, PrimitiveArray, StringArray};
 use arrow_buffer::OffsetBuffer;
 use arrow_buffer::{BooleanBufferBuilder, IntervalMonthDayNano};
@@ -101,15 +103,30 @@ pub(super) fn time(col: &Column<'_>) -> Result<ArrayRef> {
     Ok(Arc::new(decode::<Time64MicrosecondType, 8>(col, |b| Ok(i64::from_be_bytes(b)))?))
 }
 
-/// Timestamps: ±infinity (i64 max/min on the wire) stay i64 max/min.
-pub(super) fn timestamp(col: &Column<'_>, tz: Option<&str>) -> Result<ArrayRef> {
-    let array = decode::<TimestampMicrosecondType, 8>(col, |b| match i64::from_be_bytes(b) {
+/// Timestamps: ±infinity (i64 max/min on the wire) stay i64 max/min. Other units than
+/// microseconds are opt-in (`types={"timestamp": "ms"}`): coarser ones truncate toward minus
+/// infinity, nanoseconds fail beyond year 2262.
+pub(super) fn timestamp(col: &Column<'_>, unit: TimeUnit, tz: Option<&str>) -> Result<ArrayRef> {
+    let (multiply, divide): (i64, i64) = match unit {
+        TimeUnit::Second => (1, 1_000_000),
+        TimeUnit::Millisecond => (1, 1000),
+        TimeUnit::Microsecond => (1, 1),
+        TimeUnit::Nanosecond => (1000, 1),
+    };
+    let convert = |b: [u8; 8]| match i64::from_be_bytes(b) {
         infinity @ (i64::MAX | i64::MIN) => Ok(infinity),
         micros => micros
             .checked_add(EPOCH_MICROS)
-            .ok_or_else(|| "timestamp beyond the range of timestamp[us]".to_string()),
-    })?;
-    Ok(Arc::new(array.with_timezone_opt(tz)))
+            .and_then(|m| m.checked_mul(multiply))
+            .map(|m| m.div_euclid(divide))
+            .ok_or_else(|| format!("timestamp beyond the range of timestamp[{unit:?}]")),
+    };
+    Ok(match unit {
+        TimeUnit::Second => Arc::new(decode::<TimestampSecondType, 8>(col, convert)?.with_timezone_opt(tz)),
+        TimeUnit::Millisecond => Arc::new(decode::<TimestampMillisecondType, 8>(col, convert)?.with_timezone_opt(tz)),
+        TimeUnit::Microsecond => Arc::new(decode::<TimestampMicrosecondType, 8>(col, convert)?.with_timezone_opt(tz)),
+        TimeUnit::Nanosecond => Arc::new(decode::<TimestampNanosecondType, 8>(col, convert)?.with_timezone_opt(tz)),
+    })
 }
 
 /// Intervals: microseconds (i64), days (i32), months (i32) on the wire.
