@@ -240,6 +240,8 @@ pub(crate) enum Kind {
     Money,
     /// bit, varbit: a string of '0' and '1'.
     Bits,
+    /// "char": one byte, printed as PostgreSQL's charout does.
+    Char,
     /// An enum label, dictionary-encoded.
     Enum,
     /// timetz: microseconds and the zone's offset.
@@ -298,7 +300,7 @@ impl Kind {
             oid::INTERVAL => Kind::Interval,
             oid::UUID if options.uuid_as_string => Kind::UuidText,
             oid::UUID => Kind::Uuid,
-            oid::CHAR => Kind::Text,
+            oid::CHAR => Kind::Char,
             oid::REGPROC | oid::XID | oid::CID | oid::REGPROCEDURE | oid::REGOPER | oid::REGOPERATOR
             | oid::REGCLASS | oid::REGTYPE | oid::REGCONFIG | oid::REGDICTIONARY | oid::REGNAMESPACE
             | oid::REGROLE | oid::REGCOLLATION => Kind::Oid,
@@ -325,7 +327,7 @@ impl Kind {
             Kind::Float8 | Kind::NumericFloat => DataType::Float64,
             Kind::Decimal { precision, scale } if precision <= 38 => DataType::Decimal128(precision, scale),
             Kind::Decimal { precision, scale } => DataType::Decimal256(precision, scale),
-            Kind::NumericText | Kind::Text | Kind::Jsonb | Kind::Bits | Kind::UuidText => DataType::Utf8,
+            Kind::NumericText | Kind::Text | Kind::Jsonb | Kind::Bits | Kind::UuidText | Kind::Char => DataType::Utf8,
             Kind::UInt64 => DataType::UInt64,
             Kind::Money => DataType::Decimal128(19, 2),
             Kind::Enum => DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)),

@@ -32,7 +32,16 @@ fn spec_of(name: &str, ty: &Type, typmod: i32, depth: usize) -> ColumnSpec {
         // Elements carry the array column's type modifier (numeric(10,2)[]).
         Kind::Array(element) => Shape::Array(Box::new(spec_of("item", element, typmod, depth + 1))),
         Kind::Range(subtype) => Shape::Range(Box::new(spec_of("bound", subtype, -1, depth + 1))),
-        Kind::Multirange(range) => Shape::Multirange(Box::new(spec_of("range", range, -1, depth + 1))),
+        // tokio-postgres describes built-in multiranges by their range's subtype: rebuild the
+        // range around it when it is not a range already.
+        Kind::Multirange(inner) => {
+            let inner = spec_of("range", inner, -1, depth + 1);
+            let range = match inner.shape {
+                Shape::Range(_) => inner,
+                _ => ColumnSpec { shape: Shape::Range(Box::new(inner.clone())), ..inner },
+            };
+            Shape::Multirange(Box::new(range))
+        }
         Kind::Composite(fields) => {
             Shape::Composite(fields.iter().map(|f| spec_of(f.name(), f.type_(), -1, depth + 1)).collect())
         }

@@ -87,6 +87,7 @@ pub(crate) fn decode_column(kind: &Kind, col: &Column<'_>) -> Result<ArrayRef> {
         Kind::UInt64 => fixed::uint64(col),
         Kind::Money => fixed::money(col),
         Kind::Bits => varlen::bits(col),
+        Kind::Char => varlen::char_text(col),
         Kind::Enum => varlen::dictionary(col),
         Kind::TimeTz => nested::timetz(col),
         Kind::Composite(ref attributes) => nested::composite(col, attributes),

@@ -119,3 +119,22 @@ pub(super) fn dictionary(col: &Column<'_>) -> Result<ArrayRef> {
     let keys = Int32Array::new(keys.into(), col.nulls());
     Ok(Arc::new(DictionaryArray::<Int32Type>::try_new(keys, Arc::new(values))?))
 }
+
+/// "char": its one byte as `charout` prints it: nothing for 0, `\ooo` (octal) for bytes with
+/// the high bit set, else the character.
+pub(super) fn char_text(col: &Column<'_>) -> Result<ArrayRef> {
+    let mut values = Vec::with_capacity(col.rows());
+    let mut offsets = Vec::with_capacity(col.rows() + 1);
+    offsets.push(0i32);
+    for (row, field) in col.positions().enumerate() {
+        match field.bytes(col.chunk) {
+            _ if field.is_null() => {}
+            [0] => {}
+            [byte] if *byte >= 0x80 => values.extend_from_slice(format!("\\{byte:03o}").as_bytes()),
+            [byte] => values.push(*byte),
+            _ => return Err(col.bad_length(row, "1", field.len)),
+        }
+        offsets.push(values.len() as i32);
+    }
+    Ok(Arc::new(StringArray::try_new(OffsetBuffer::new(offsets.into()), values.into(), col.nulls())?))
+}

@@ -197,3 +197,22 @@ pub(super) fn bits(array: &ArrayRef) -> Result<PreEncoded<'_>, (usize, String)> 
         Ok(())
     })
 }
+
+/// "char" from its text form (as `charin` reads it): empty is byte 0, `\ooo` an octal byte,
+/// else the one byte given.
+pub(super) fn char_byte(array: &ArrayRef) -> Result<PreEncoded<'_>, (usize, String)> {
+    let text = string_values(array);
+    PreEncoded::build(array, |row, out| {
+        let value = text(row);
+        let byte = match value.as_bytes() {
+            [] => 0,
+            [byte] => *byte,
+            [b'\\', digits @ ..] if digits.len() == 3 => {
+                u8::from_str_radix(std::str::from_utf8(digits).unwrap_or("x"), 8).map_err(|_| format!("{value:?} is not a \"char\""))?
+            }
+            _ => return Err(format!("{value:?} is more than one byte for \"char\"")),
+        };
+        out.push(byte);
+        Ok(())
+    })
+}

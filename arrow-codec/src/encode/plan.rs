@@ -44,6 +44,8 @@ pub(super) enum Target {
     Money,
     /// bit, varbit.
     Bits,
+    /// "char": one byte, from its text form.
+    Char,
     /// timetz.
     TimeTz,
     /// A one-dimensional array of the element target (element type OID kept for the header).
@@ -118,7 +120,8 @@ impl Target {
             oid::FLOAT4 => Target::Float4,
             oid::FLOAT8 => Target::Float8,
             oid::NUMERIC => Target::Numeric(numeric_precision(column.typmod)),
-            oid::TEXT | oid::VARCHAR | oid::BPCHAR | oid::NAME | oid::JSON | oid::CHAR => Target::Text,
+            oid::TEXT | oid::VARCHAR | oid::BPCHAR | oid::NAME | oid::JSON => Target::Text,
+            oid::CHAR => Target::Char,
             oid::REGPROC | oid::XID | oid::CID | oid::REGPROCEDURE | oid::REGOPER | oid::REGOPERATOR
             | oid::REGCLASS | oid::REGTYPE | oid::REGCONFIG | oid::REGDICTIONARY | oid::REGNAMESPACE
             | oid::REGROLE | oid::REGCOLLATION => Target::Oid,
@@ -186,7 +189,7 @@ impl Target {
             Target::Interval => matches!(source, DataType::Interval(IntervalUnit::MonthDayNano) | DataType::Duration(_)),
             Target::Xid8 => matches!(source, DataType::UInt8 | DataType::UInt16 | DataType::UInt32 | DataType::UInt64),
             Target::Money => matches!(source, DataType::Decimal128(..)),
-            Target::Bits => matches!(source, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View),
+            Target::Bits | Target::Char => matches!(source, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View),
             Target::TimeTz => {
                 let timetz = DataType::Struct(crate::pg_type::timetz_fields().into());
                 matches!(source, DataType::Struct(_)) && source.equals_datatype(&timetz)
@@ -218,6 +221,7 @@ impl Target {
             Target::Xid8 => "xid8",
             Target::Money => "money",
             Target::Bits => "bit varying",
+            Target::Char => "\"char\"",
             Target::TimeTz => "timetz",
             Target::List(..) => "array",
             Target::Composite(_) => "composite",
@@ -296,6 +300,7 @@ impl Target {
             },
             Target::Money => nested::money(array),
             Target::Bits => Box::new(nested::bits(array)?),
+            Target::Char => Box::new(nested::char_byte(array)?),
             Target::TimeTz => nested::timetz(array)?,
             Target::List(element, element_oid) => Box::new(nested::list(array, element, *element_oid)?),
             Target::Composite(attributes) => Box::new(nested::composite(array, attributes)?),
