@@ -125,6 +125,8 @@ pub enum Shape {
     Range(Box<ColumnSpec>),
     /// A multirange of the range type.
     Multirange(Box<ColumnSpec>),
+    /// The hstore extension's key/value map.
+    Hstore,
 }
 
 /// How `numeric` columns come out.
@@ -254,6 +256,8 @@ pub(crate) enum Kind {
     Range(Box<Kind>),
     /// A multirange: a list of ranges of the subtype family.
     Multirange(Box<Kind>),
+    /// hstore: a map of strings to nullable strings.
+    Hstore,
 }
 
 impl Kind {
@@ -270,6 +274,7 @@ impl Kind {
                 return Some(Kind::Composite(attributes.collect::<Option<_>>()?));
             }
             Shape::Range(subtype) => return Some(Kind::Range(Box::new(Kind::of(subtype, options)?))),
+            Shape::Hstore => return Some(Kind::Hstore),
             Shape::Multirange(range) => match Kind::of(range, options)? {
                 Kind::Range(subtype) => return Some(Kind::Multirange(subtype)),
                 _ => return None,
@@ -336,6 +341,7 @@ impl Kind {
                 attributes.iter().map(|(name, kind)| kind.named_field(name)).collect::<Vec<_>>().into(),
             ),
             Kind::Range(ref subtype) => DataType::Struct(range_fields(subtype).into()),
+            Kind::Hstore => DataType::Map(Arc::new(hstore_entries()), false),
             Kind::Multirange(ref subtype) => DataType::List(Arc::new(
                 Field::new("item", DataType::Struct(range_fields(subtype).into()), true),
             )),
@@ -370,6 +376,12 @@ impl Kind {
             _ => HashMap::new(),
         }
     }
+}
+
+/// hstore's map entries: non-null string keys, nullable string values.
+pub(crate) fn hstore_entries() -> Field {
+    let fields = vec![Field::new("keys", DataType::Utf8, false), Field::new("values", DataType::Utf8, true)];
+    Field::new("entries", DataType::Struct(fields.into()), false)
 }
 
 /// timetz's struct fields: the time of day and the zone's offset east of UTC in seconds.

@@ -45,6 +45,8 @@ fn spec_of(name: &str, ty: &Type, typmod: i32, depth: usize) -> ColumnSpec {
         Kind::Composite(fields) => {
             Shape::Composite(fields.iter().map(|f| spec_of(f.name(), f.type_(), -1, depth + 1)).collect())
         }
+        // hstore is an extension type: known by name (its OID differs per database).
+        Kind::Simple if ty.name() == "hstore" => Shape::Hstore,
         _ => Shape::Plain,
     };
     spec

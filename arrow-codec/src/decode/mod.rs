@@ -93,6 +93,7 @@ pub(crate) fn decode_column(kind: &Kind, col: &Column<'_>) -> Result<ArrayRef> {
         Kind::Composite(ref attributes) => nested::composite(col, attributes),
         Kind::Range(ref subtype) => nested::range(col, subtype),
         Kind::Multirange(ref subtype) => nested::multirange(col, subtype),
+        Kind::Hstore => nested::hstore(col),
         Kind::Decimal { precision, scale } => numeric::decimal(col, precision, scale),
         Kind::NumericText => numeric::text(col),
         Kind::NumericFloat => numeric::float64(col),

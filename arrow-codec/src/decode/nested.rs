@@ -12,7 +12,7 @@ use arrow_schema::Fields;
 
 use super::{decode_column, Column};
 use crate::error::Result;
-use crate::pg_type::{range_fields, timetz_fields, Kind};
+use crate::pg_type::{hstore_entries, range_fields, timetz_fields, Kind};
 use crate::tuple::FieldPos;
 
 /// A NULL part (an absent range bound, a NULL attribute).
@@ -195,4 +195,41 @@ pub(super) fn timetz(col: &Column<'_>) -> Result<ArrayRef> {
     let fields: Fields = timetz_fields().into();
     let arrays: Vec<ArrayRef> = vec![Arc::new(Time64MicrosecondArray::from(times)), Arc::new(Int32Array::from(offsets))];
     Ok(Arc::new(StructArray::try_new(fields, arrays, col.nulls())?))
+}
+
+/// hstore: a pair count, then per pair a length-prefixed key and value (-1: NULL value).
+pub(super) fn hstore(col: &Column<'_>) -> Result<ArrayRef> {
+    let (mut keys, mut values) = (Vec::new(), Vec::new());
+    let mut offsets = vec![0i32];
+    for (row, field) in col.positions().enumerate() {
+        if !field.is_null() {
+            let bytes = field.bytes(col.chunk);
+            let mut parse = || -> Result<(), String> {
+                let count = word(bytes, 0)?;
+                let mut at = 4;
+                for _ in 0..count.max(0) {
+                    let (key, next) = part(field, bytes, at)?;
+                    let (value, next) = part(field, bytes, next)?;
+                    if key.is_null() {
+                        return Err("hstore with a NULL key".into());
+                    }
+                    keys.push(key);
+                    values.push(value);
+                    at = next;
+                }
+                if at == bytes.len() { Ok(()) } else { Err("hstore with trailing bytes".into()) }
+            };
+            parse().map_err(|reason| col.invalid(row, reason))?;
+        }
+        let end = i32::try_from(keys.len()).map_err(|_| col.out_of_range(row, "too many hstore pairs in one batch"))?;
+        offsets.push(end);
+    }
+    let text = |positions: &[FieldPos]| decode_column(&Kind::Text, &Column { chunk: col.chunk, positions, spec: col.spec });
+    let entries_field = hstore_entries();
+    let arrow_schema::DataType::Struct(entry_fields) = entries_field.data_type() else {
+        return Err(col.invalid(0, "hstore entries are not a struct"));
+    };
+    let entries = StructArray::try_new(entry_fields.clone(), vec![text(&keys)?, text(&values)?], None)?;
+    let map = arrow_array::MapArray::try_new(Arc::new(entries_field), OffsetBuffer::new(offsets.into()), entries, col.nulls(), false)?;
+    Ok(Arc::new(map))
 }

@@ -216,3 +216,24 @@ pub(super) fn char_byte(array: &ArrayRef) -> Result<PreEncoded<'_>, (usize, Stri
         Ok(())
     })
 }
+
+/// Maps of strings into hstore: the pair count, then each key and value length-prefixed.
+pub(super) fn hstore(array: &ArrayRef) -> Result<PreEncoded<'_>, (usize, String)> {
+    let map = array.as_map();
+    let (keys, values) = (map.keys(), map.values());
+    let text = Target::Text;
+    let (keys_encoded, values_encoded) = (Elements::encode(&text, keys)?, Elements::encode(&text, values)?);
+    let offsets = map.value_offsets();
+    PreEncoded::build(array, |row, out| {
+        let (first, last) = (offsets[row] as usize, offsets[row + 1] as usize);
+        if (first..last).any(|i| keys.is_null(i)) {
+            return Err("hstore keys cannot be NULL".into());
+        }
+        out.extend_from_slice(&((last - first) as i32).to_be_bytes());
+        for i in first..last {
+            out.extend_from_slice(keys_encoded.slice(i, i + 1));
+            out.extend_from_slice(values_encoded.slice(i, i + 1));
+        }
+        Ok(())
+    })
+}

@@ -54,6 +54,8 @@ pub(super) enum Target {
     Composite(Vec<(String, Target, u32)>),
     /// A range over the subtype target.
     Range(Box<Target>),
+    /// hstore, from a map of strings to strings.
+    Hstore,
 }
 
 /// Bits of an integer type, and whether it is signed.
@@ -110,6 +112,12 @@ impl Target {
                 return (flags_ok && same_bounds && fields.len() == 5).then_some(Target::Range(Box::new(target)));
             }
             Shape::Multirange(_) => return None,
+            Shape::Hstore => {
+                let DataType::Map(entries, _) = source else { return None };
+                let DataType::Struct(fields) = entries.data_type() else { return None };
+                let strings = fields.len() == 2 && fields.iter().all(|f| is_string(f.data_type()));
+                return strings.then_some(Target::Hstore);
+            }
         }
         let target = match column.type_oid {
             oid::BOOL => Target::Bool,
@@ -194,7 +202,7 @@ impl Target {
                 let timetz = DataType::Struct(crate::pg_type::timetz_fields().into());
                 matches!(source, DataType::Struct(_)) && source.equals_datatype(&timetz)
             }
-            Target::List(..) | Target::Composite(_) | Target::Range(_) => false,
+            Target::List(..) | Target::Composite(_) | Target::Range(_) | Target::Hstore => false,
         }
     }
 
@@ -226,6 +234,7 @@ impl Target {
             Target::List(..) => "array",
             Target::Composite(_) => "composite",
             Target::Range(_) => "range",
+            Target::Hstore => "hstore",
         }
     }
 
@@ -305,6 +314,7 @@ impl Target {
             Target::List(element, element_oid) => Box::new(nested::list(array, element, *element_oid)?),
             Target::Composite(attributes) => Box::new(nested::composite(array, attributes)?),
             Target::Range(subtype) => Box::new(nested::range(array, subtype)?),
+            Target::Hstore => Box::new(nested::hstore(array)?),
         })
     }
 }
