@@ -872,3 +872,39 @@ def test_hstore_is_a_map_both_ways(db, pg):
     finally:
         pg.execute(f"DROP TABLE IF EXISTS {table}")
         pg.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+def test_text_form_types_round_trip_through_write(db, pg):
+    """Types read as their text form go back into columns of their type (the server parses
+    what it printed), in create mode and into an existing table; a bad value is the server's
+    error and changes nothing."""
+    sql = (
+        "SELECT 1 AS id, '10.0.0.1/8'::inet AS i, '10.0.0.0/8'::cidr AS c, '08:00:2b:01:02:03'::macaddr AS m,"
+        " '<a>x</a>'::xml AS x, point(1, 2) AS p, 'a fat cat'::tsvector AS ts, '{10.0.0.1,::1}'::inet[] AS ia,"
+        " '{[1,3),[5,)}'::int4multirange AS mr"
+    )
+    source = db.read_arrow(sql)
+    table = unique_name("textform")
+    try:
+        assert db.write_arrow(table, source, mode="create") == 1
+        types = pg_column(pg, f"SELECT format_type(atttypid, atttypmod) FROM pg_attribute"
+                              f" WHERE attrelid = '{table}'::regclass AND attnum > 0 ORDER BY attnum")
+        assert types == ["integer", "inet", "cidr", "macaddr", "xml", "point", "tsvector", "inet[]", "int4multirange"]
+        assert db.read_arrow(f"SELECT * FROM {table}").to_pylist() == source.to_pylist()
+        bad = source.set_column(1, "i", pa.array(["not an address"]))
+        with pytest.raises(data_bridge.InvalidTextRepresentation):
+            db.write_arrow(table, bad)
+        assert pg_column(pg, f"SELECT count(*) FROM {table}") == [1]
+    finally:
+        pg.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+def test_all_null_dictionary_column_writes_nulls(db, pg):
+    table = unique_name("nulldict")
+    pg.execute(f"CREATE TABLE {table} (t text)")
+    try:
+        empty = pa.DictionaryArray.from_arrays(pa.array([None, None], pa.int32()), pa.array([], pa.string()))
+        assert db.write_arrow(table, pa.table({"t": empty})) == 2
+        assert pg_column(pg, f"SELECT count(*) FROM {table} WHERE t IS NULL") == [2]
+    finally:
+        pg.execute(f"DROP TABLE {table}")

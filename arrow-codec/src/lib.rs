@@ -50,7 +50,7 @@ mod pg_type;
 pub mod tuple;
 
 pub use decode::Decoder;
-pub use encode::{create_type, Encoder};
+pub use encode::{create_type, writes_natively, Encoder};
 pub use error::{CodecError, Result};
 pub use narrow::narrow_numerics;
 pub use parallel::{decode_all, decode_in_background, encode_all, parallelism};

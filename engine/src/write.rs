@@ -6,9 +6,9 @@
 //! one transaction: any error, or the caller giving up, rolls the table back to what it was.
 
 use arrow_array::{RecordBatch, RecordBatchReader};
-use arrow_schema::{Field, SchemaRef};
+use arrow_schema::{DataType, Field, SchemaRef};
 use bytes::Bytes;
-use data_bridge_arrow_codec::{copy_format, create_type, parallelism, ColumnSpec, Encoder};
+use data_bridge_arrow_codec::{copy_format, create_type, oid, parallelism, writes_natively, ColumnSpec, Encoder};
 use futures_util::SinkExt;
 use tokio::sync::mpsc;
 use tokio_postgres::Transaction;
@@ -100,51 +100,86 @@ impl Database {
             create_table(&tx, &target, &schema, &options.mode).await?;
         }
         let columns = table_columns(&tx, &target).await?;
-        let specs = match_columns(table, &schema, &columns)?;
+        let declared = match_columns(table, &schema, &columns)?;
         let fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+        // A column of a type the codec cannot write (inet, xml, an extension type, ...) that
+        // the data holds as strings goes through the staging table as text; the server then
+        // casts it with the type's input function, exactly as it would parse a literal.
+        let as_text: Vec<bool> = fields
+            .iter()
+            .zip(&declared)
+            .map(|(field, spec)| is_string(field) && !writes_natively(spec))
+            .collect();
+        let specs: Vec<ColumnSpec> = declared
+            .iter()
+            .zip(&as_text)
+            .map(|(spec, &text)| if text { ColumnSpec::new(spec.name.clone(), oid::TEXT, -1, "text") } else { spec.clone() })
+            .collect();
         let encoder = Encoder::new(&fields, &specs)?;
-        let column_list: Vec<String> = schema.fields().iter().map(|f| quote_ident(f.name())).collect();
-        let column_list = column_list.join(", ");
+        let names: Vec<String> = schema.fields().iter().map(|f| quote_ident(f.name())).collect();
+        let column_list = names.join(", ");
+        let upsert_key = match &options.mode {
+            WriteMode::Upsert { key } if key.is_empty() => return Err(Error::Usage("upsert needs key columns".into())),
+            WriteMode::Upsert { key } => Some(key),
+            _ => None,
+        };
 
-        let rows = match &options.mode {
-            WriteMode::Upsert { key } if !key.is_empty() => {
-                if let Some(missing) = key.iter().find(|k| schema.field_with_name(k).is_err()) {
-                    return Err(Error::MissingColumn { table: "the data".into(), column: missing.clone() });
+        let rows = if upsert_key.is_none() && !as_text.contains(&true) {
+            let copy = format!("COPY {target} ({column_list}) FROM STDIN (FORMAT binary)");
+            copy_in(&tx, &copy, source, encoder, options.batch_rows).await?
+        } else {
+            if let Some(missing) = upsert_key.and_then(|key| key.iter().find(|k| schema.field_with_name(k).is_err())) {
+                return Err(Error::MissingColumn { table: "the data".into(), column: missing.clone() });
+            }
+            // Only the data's columns, with their types (text where staged as text) and no
+            // defaults or constraints: the target's own defaults apply to the others.
+            let stage = quote_ident("data_bridge_stage");
+            let staged: Vec<String> = names
+                .iter()
+                .zip(&as_text)
+                .map(|(name, &text)| if text { format!("{name}::text AS {name}") } else { name.clone() })
+                .collect();
+            tx.batch_execute(&format!(
+                "CREATE TEMP TABLE {stage} ON COMMIT DROP AS SELECT {} FROM {target} WITH NO DATA",
+                staged.join(", ")
+            ))
+            .await?;
+            let copy = format!("COPY {stage} ({column_list}) FROM STDIN (FORMAT binary)");
+            copy_in(&tx, &copy, source, encoder, options.batch_rows).await?;
+            // Type names come from the catalog's format_type(), never from the caller.
+            let values: Vec<String> = names
+                .iter()
+                .zip(&as_text)
+                .zip(&declared)
+                .map(|((name, &text), spec)| if text { format!("{name}::{}", spec.pg_type) } else { name.clone() })
+                .collect();
+            let conflict = match upsert_key {
+                Some(key) => {
+                    let keys: Vec<String> = key.iter().map(|k| quote_ident(k)).collect();
+                    let updates: Vec<String> = schema
+                        .fields()
+                        .iter()
+                        .filter(|f| !key.contains(f.name()))
+                        .map(|f| format!("{0} = EXCLUDED.{0}", quote_ident(f.name())))
+                        .collect();
+                    let action = match updates.is_empty() {
+                        true => "NOTHING".to_string(),
+                        false => format!("UPDATE SET {}", updates.join(", ")),
+                    };
+                    format!(" ON CONFLICT ({}) DO {action}", keys.join(", "))
                 }
-                // Only the data's columns, with their types and no defaults or constraints:
-                // the target's own defaults apply to the others on insert.
-                let stage = quote_ident("data_bridge_stage");
-                tx.batch_execute(&format!(
-                    "CREATE TEMP TABLE {stage} ON COMMIT DROP AS SELECT {column_list} FROM {target} WITH NO DATA"
-                ))
-                .await?;
-                copy_in(&tx, &format!("COPY {stage} ({column_list}) FROM STDIN (FORMAT binary)"), source, encoder, options.batch_rows).await?;
-                let keys: Vec<String> = key.iter().map(|k| quote_ident(k)).collect();
-                let updates: Vec<String> = schema
-                    .fields()
-                    .iter()
-                    .filter(|f| !key.contains(f.name()))
-                    .map(|f| format!("{0} = EXCLUDED.{0}", quote_ident(f.name())))
-                    .collect();
-                let action = if updates.is_empty() { "NOTHING".to_string() } else { format!("UPDATE SET {}", updates.join(", ")) };
-                tx.execute(
-                    &format!(
-                        "INSERT INTO {target} ({column_list}) SELECT {column_list} FROM {stage} ON CONFLICT ({}) DO {action}",
-                        keys.join(", ")
-                    ),
-                    &[],
-                )
-                .await?
-            }
-            WriteMode::Upsert { .. } => return Err(Error::Usage("upsert needs key columns".into())),
-            _ => {
-                copy_in(&tx, &format!("COPY {target} ({column_list}) FROM STDIN (FORMAT binary)"), source, encoder, options.batch_rows)
-                    .await?
-            }
+                None => String::new(),
+            };
+            let insert = format!("INSERT INTO {target} ({column_list}) SELECT {} FROM {stage}{conflict}", values.join(", "));
+            tx.execute(&insert, &[]).await?
         };
         tx.commit().await?;
         Ok(rows)
     }
+}
+
+fn is_string(field: &Field) -> bool {
+    matches!(field.data_type(), DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)
 }
 
 /// `CREATE TABLE` from the Arrow schema (each field's `pg_type` metadata honoured when it fits).

@@ -19,7 +19,7 @@ use crate::pg_type::ColumnSpec;
 use column::ColumnEncoder;
 pub(crate) use numeric::decimal_to_numeric;
 pub use numeric::numeric_from_str;
-pub use plan::create_type;
+pub use plan::{create_type, writes_natively};
 use plan::Target;
 
 /// Encodes record batches into binary COPY tuples for a fixed list of target columns.
@@ -219,7 +219,7 @@ mod tests {
         };
         assert_eq!(create_type(&with(DataType::Utf8, "character(25)")).unwrap(), "character(25)");
         assert_eq!(create_type(&with(DataType::Decimal128(15, 2), "numeric(15,2)")).unwrap(), "numeric(15,2)");
-        assert_eq!(create_type(&with(DataType::Utf8, "inet")).unwrap(), "text");
+        assert_eq!(create_type(&with(DataType::Utf8, "inet")).unwrap(), "inet", "written through its text form");
         assert_eq!(create_type(&Field::new("c", DataType::Int64, true)).unwrap(), "bigint");
         for hostile in ["text); DROP TABLE t; --", "text DEFAULT 1", "numeric(1,2) CHECK (false)", "text[] --", "\"text\""] {
             assert_eq!(create_type(&with(DataType::Utf8, hostile)).unwrap(), "text", "{hostile}");

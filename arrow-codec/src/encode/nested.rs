@@ -43,8 +43,9 @@ impl Elements {
 }
 
 /// Lists into one-dimensional arrays (lower bound 1).
-pub(super) fn list<'a>(array: &'a ArrayRef, element: &Target, element_oid: u32) -> Result<PreEncoded<'a>, (usize, String)> {
-    let (values, offsets): (&ArrayRef, Vec<usize>) = match array.data_type() {
+/// A list or large list array's values and offsets.
+fn list_parts(array: &ArrayRef) -> (&ArrayRef, Vec<usize>) {
+    match array.data_type() {
         arrow_schema::DataType::LargeList(_) => {
             let list = array.as_list::<i64>();
             (list.values(), list.value_offsets().iter().map(|&o| o as usize).collect())
@@ -53,7 +54,11 @@ pub(super) fn list<'a>(array: &'a ArrayRef, element: &Target, element_oid: u32) 
             let list = array.as_list::<i32>();
             (list.values(), list.value_offsets().iter().map(|&o| o as usize).collect())
         }
-    };
+    }
+}
+
+pub(super) fn list<'a>(array: &'a ArrayRef, element: &Target, element_oid: u32) -> Result<PreEncoded<'a>, (usize, String)> {
+    let (values, offsets) = list_parts(array);
     let elements = Elements::encode(element, values)?;
     PreEncoded::build(array, |row, out| {
         let (first, last) = (offsets[row], offsets[row + 1]);
@@ -234,6 +239,21 @@ pub(super) fn hstore(array: &ArrayRef) -> Result<PreEncoded<'_>, (usize, String)
             out.extend_from_slice(keys_encoded.slice(i, i + 1));
             out.extend_from_slice(values_encoded.slice(i, i + 1));
         }
+        Ok(())
+    })
+}
+
+/// Lists of range structs into multiranges: the range count, then each range length-prefixed.
+pub(super) fn multirange<'a>(array: &'a ArrayRef, subtype: &Target) -> Result<PreEncoded<'a>, (usize, String)> {
+    let (values, offsets) = list_parts(array);
+    let ranges = Elements::encode(&Target::Range(Box::new(subtype.clone())), values)?;
+    PreEncoded::build(array, |row, out| {
+        let (first, last) = (offsets[row], offsets[row + 1]);
+        if (first..last).any(|i| values.is_null(i)) {
+            return Err("a multirange cannot hold a NULL range".into());
+        }
+        out.extend_from_slice(&((last - first) as i32).to_be_bytes());
+        out.extend_from_slice(ranges.slice(first, last));
         Ok(())
     })
 }

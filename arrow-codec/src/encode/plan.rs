@@ -56,6 +56,8 @@ pub(super) enum Target {
     Range(Box<Target>),
     /// hstore, from a map of strings to strings.
     Hstore,
+    /// A multirange: a list of ranges over the subtype target.
+    Multirange(Box<Target>),
 }
 
 /// Bits of an integer type, and whether it is signed.
@@ -81,7 +83,51 @@ fn is_string(data_type: &DataType) -> bool {
     }
 }
 
+/// Whether the codec has a binary encoder for the column's type (whatever the source); the
+/// others can only be written through their text form.
+pub fn writes_natively(column: &ColumnSpec) -> bool {
+    match &column.shape {
+        Shape::Plain => Target::scalar(column).is_some() || array_element(column.type_oid).is_some(),
+        Shape::Enum | Shape::Hstore => true,
+        Shape::Array(element) | Shape::Range(element) => writes_natively(element),
+        Shape::Composite(attributes) => attributes.iter().all(writes_natively),
+        Shape::Multirange(range) => writes_natively(range),
+    }
+}
+
 impl Target {
+    /// The binary format of a plain (OID-described, non-array) column type.
+    fn scalar(column: &ColumnSpec) -> Option<Target> {
+        Some(match column.type_oid {
+            oid::BOOL => Target::Bool,
+            oid::INT2 => Target::Int2,
+            oid::INT4 => Target::Int4,
+            oid::INT8 => Target::Int8,
+            oid::OID => Target::Oid,
+            oid::FLOAT4 => Target::Float4,
+            oid::FLOAT8 => Target::Float8,
+            oid::NUMERIC => Target::Numeric(numeric_precision(column.typmod)),
+            oid::TEXT | oid::VARCHAR | oid::BPCHAR | oid::NAME | oid::JSON => Target::Text,
+            oid::CHAR => Target::Char,
+            oid::REGPROC | oid::XID | oid::CID | oid::REGPROCEDURE | oid::REGOPER | oid::REGOPERATOR
+            | oid::REGCLASS | oid::REGTYPE | oid::REGCONFIG | oid::REGDICTIONARY | oid::REGNAMESPACE
+            | oid::REGROLE | oid::REGCOLLATION => Target::Oid,
+            oid::XID8 => Target::Xid8,
+            oid::MONEY => Target::Money,
+            oid::BIT | oid::VARBIT => Target::Bits,
+            oid::TIMETZ => Target::TimeTz,
+            oid::JSONB => Target::Jsonb,
+            oid::BYTEA => Target::Bytea,
+            oid::UUID => Target::Uuid,
+            oid::DATE => Target::Date,
+            oid::TIMESTAMP => Target::Timestamp { with_zone: false },
+            oid::TIMESTAMPTZ => Target::Timestamp { with_zone: true },
+            oid::TIME => Target::Time,
+            oid::INTERVAL => Target::Interval,
+            _ => return None,
+        })
+    }
+
     /// The target for writing `source` into `column`, when that loses nothing.
     pub fn plan(source: &DataType, column: &ColumnSpec) -> Option<Target> {
         match &column.shape {
@@ -111,7 +157,13 @@ impl Target {
                 let same_bounds = field("upper") == Some(bound);
                 return (flags_ok && same_bounds && fields.len() == 5).then_some(Target::Range(Box::new(target)));
             }
-            Shape::Multirange(_) => return None,
+            Shape::Multirange(range) => {
+                let (DataType::List(child) | DataType::LargeList(child)) = source else { return None };
+                return match Target::plan(child.data_type(), range)? {
+                    Target::Range(subtype) => Some(Target::Multirange(subtype)),
+                    _ => None,
+                };
+            }
             Shape::Hstore => {
                 let DataType::Map(entries, _) = source else { return None };
                 let DataType::Struct(fields) = entries.data_type() else { return None };
@@ -119,41 +171,11 @@ impl Target {
                 return strings.then_some(Target::Hstore);
             }
         }
-        let target = match column.type_oid {
-            oid::BOOL => Target::Bool,
-            oid::INT2 => Target::Int2,
-            oid::INT4 => Target::Int4,
-            oid::INT8 => Target::Int8,
-            oid::OID => Target::Oid,
-            oid::FLOAT4 => Target::Float4,
-            oid::FLOAT8 => Target::Float8,
-            oid::NUMERIC => Target::Numeric(numeric_precision(column.typmod)),
-            oid::TEXT | oid::VARCHAR | oid::BPCHAR | oid::NAME | oid::JSON => Target::Text,
-            oid::CHAR => Target::Char,
-            oid::REGPROC | oid::XID | oid::CID | oid::REGPROCEDURE | oid::REGOPER | oid::REGOPERATOR
-            | oid::REGCLASS | oid::REGTYPE | oid::REGCONFIG | oid::REGDICTIONARY | oid::REGNAMESPACE
-            | oid::REGROLE | oid::REGCOLLATION => Target::Oid,
-            oid::XID8 => Target::Xid8,
-            oid::MONEY => Target::Money,
-            oid::BIT | oid::VARBIT => Target::Bits,
-            oid::TIMETZ => Target::TimeTz,
-            oid::JSONB => Target::Jsonb,
-            oid::BYTEA => Target::Bytea,
-            oid::UUID => Target::Uuid,
-            oid::DATE => Target::Date,
-            oid::TIMESTAMP => Target::Timestamp { with_zone: false },
-            oid::TIMESTAMPTZ => Target::Timestamp { with_zone: true },
-            oid::TIME => Target::Time,
-            oid::INTERVAL => Target::Interval,
-            array => {
-                let element_oid = array_element(array)?;
-                let child = match source {
-                    DataType::List(child) | DataType::LargeList(child) => child.data_type(),
-                    _ => return None,
-                };
-                let element = ColumnSpec { type_oid: element_oid, ..column.clone() };
-                return Some(Target::List(Box::new(Target::plan(child, &element)?), element_oid));
-            }
+        let Some(target) = Target::scalar(column) else {
+            let element_oid = array_element(column.type_oid)?;
+            let (DataType::List(child) | DataType::LargeList(child)) = source else { return None };
+            let element = ColumnSpec { type_oid: element_oid, ..column.clone() };
+            return Some(Target::List(Box::new(Target::plan(child.data_type(), &element)?), element_oid));
         };
         target.accepts(source).then_some(target)
     }
@@ -202,7 +224,7 @@ impl Target {
                 let timetz = DataType::Struct(crate::pg_type::timetz_fields().into());
                 matches!(source, DataType::Struct(_)) && source.equals_datatype(&timetz)
             }
-            Target::List(..) | Target::Composite(_) | Target::Range(_) | Target::Hstore => false,
+            Target::List(..) | Target::Composite(_) | Target::Range(_) | Target::Hstore | Target::Multirange(_) => false,
         }
     }
 
@@ -235,6 +257,7 @@ impl Target {
             Target::Composite(_) => "composite",
             Target::Range(_) => "range",
             Target::Hstore => "hstore",
+            Target::Multirange(_) => "multirange",
         }
     }
 
@@ -315,6 +338,7 @@ impl Target {
             Target::Composite(attributes) => Box::new(nested::composite(array, attributes)?),
             Target::Range(subtype) => Box::new(nested::range(array, subtype)?),
             Target::Hstore => Box::new(nested::hstore(array)?),
+            Target::Multirange(subtype) => Box::new(nested::multirange(array, subtype)?),
         })
     }
 }
@@ -480,6 +504,10 @@ fn string_encoder(array: &ArrayRef, prefix: Option<u8>) -> Box<dyn ColumnEncoder
         _ => {
             // Dictionary-encoded strings (pandas categoricals): look each key up.
             let dictionary = array.as_any_dictionary();
+            if dictionary.values().is_empty() {
+                // No values: every key is NULL (anything else is an invalid dictionary).
+                return Box::new(AllNull(rows));
+            }
             let keys = dictionary.normalized_keys();
             let values: &ArrayRef = dictionary.values();
             let nulls = dictionary.keys().nulls();
@@ -614,12 +642,22 @@ fn is_plain_type_name(name: &str) -> bool {
 /// Whether `data_type` is what a read of a `pg_type` column gives, for the types whose read
 /// mapping is not their natural type (enums, money, bit strings, the oid family).
 fn read_as(pg_type: &str, data_type: &DataType) -> bool {
-    let base = pg_type.split('(').next().unwrap_or(pg_type);
     match data_type {
+        // Types read as their text form (inet, xml, extension types, ...) are written back
+        // through it (the server parses what it printed); not types with a binary encoder of
+        // their own, whose text is no read mapping.
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
+            let base = pg_type.trim_end_matches("[]").split('(').next().unwrap_or(pg_type);
+            !matches!(
+                base,
+                "boolean" | "smallint" | "integer" | "bigint" | "real" | "double precision" | "bytea" | "uuid"
+                    | "date" | "interval" | "oid" | "xid" | "cid" | "xid8" | "money"
+            ) && !base.starts_with("time")
+                && !base.starts_with("reg")
+        }
         // Dictionaries come from enums: the type is the enum's name.
         DataType::Dictionary(..) => !pg_type.contains('['),
         DataType::Decimal128(19, 2) => pg_type == "money",
-        DataType::Utf8 => matches!(base, "bit" | "bit varying"),
         DataType::UInt64 => pg_type == "xid8",
         DataType::UInt32 => matches!(
             pg_type,
