@@ -9,18 +9,27 @@
 //! |---|---|
 //! | bool | Boolean |
 //! | int2 / int4 / int8 | Int16 / Int32 / Int64 |
-//! | oid | UInt32 |
+//! | oid, reg* (regclass, regtype, ...), xid, cid / xid8 | UInt32 / UInt64 |
 //! | float4 / float8 | Float32 / Float64 (NaN, ±Infinity kept) |
 //! | numeric(p,s), p <= 38 / p <= 76 | Decimal128(p,s) / Decimal256(p,s) |
-//! | numeric without typmod | Utf8, PostgreSQL's text form |
-//! | text, varchar, bpchar, name, json, jsonb | Utf8 |
+//! | numeric without typmod | Utf8, PostgreSQL's text form ([`narrow_numerics`] turns a whole result into decimals) |
+//! | money | Decimal128(19, 2) |
+//! | text, varchar, bpchar, name, json, jsonb, "char" | Utf8 |
+//! | bit, varbit | Utf8 of '0'/'1' |
 //! | bytea | Binary |
 //! | date | Date32 (±infinity as i32 max/min) |
-//! | time | Time64(µs) |
+//! | time / timetz | Time64(µs) / Struct {time, offset_seconds} |
 //! | timestamp / timestamptz | Timestamp(µs) / Timestamp(µs, "UTC") (±infinity as i64 max/min) |
 //! | interval | Interval(MonthDayNano) |
 //! | uuid | FixedSizeBinary(16), extension `arrow.uuid` |
-//! | anything else | Utf8: the query must cast it `::text` ([`needs_text_cast`]) |
+//! | enum ([`Shape::Enum`]) | Dictionary(Int32, Utf8) |
+//! | composite ([`Shape::Composite`]) | Struct of the attributes |
+//! | range ([`Shape::Range`]) / multirange | Struct {lower, upper, lower_inclusive, upper_inclusive, empty} / List of it |
+//! | hstore ([`Shape::Hstore`]) | Map(Utf8, Utf8) |
+//! | arrays ([`Shape::Array`] or a built-in array OID) | List of the element |
+//! | anything else | Utf8: the query must cast it to text ([`needs_text_cast`]) |
+//!
+//! [`Encoder`] writes each of these back into its PostgreSQL type.
 //!
 //! # Basic usage
 //! ```
