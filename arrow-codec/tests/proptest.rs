@@ -3,6 +3,10 @@
 //! random row boundaries, decoded, and compared with Arrow arrays built from the originals.
 //! Then: whatever the bytes, `decode` returns Ok or Err and never panics.
 //!
+//! Types with parts (enums, composites, ranges, multiranges, arrays of them) and the other
+//! native mappings get the same, plus a round trip of random Arrow arrays through the `Encoder`
+//! (see "Types with parts" below).
+//!
 //! `PROPTEST_CASES=5000 cargo test -p data-bridge-arrow-codec --test proptest` runs longer.
 
 mod support;
@@ -10,15 +14,17 @@ mod support;
 use std::fmt::Debug;
 use std::sync::Arc;
 
-use arrow_array::types::{Decimal128Type, Decimal256Type};
+use arrow_array::types::{Decimal128Type, Decimal256Type, Int32Type};
 use arrow_array::{
-    Array, ArrayRef, BinaryArray, BooleanArray, Date32Array, FixedSizeBinaryArray, Float32Array,
-    Float64Array, Int16Array, Int32Array, Int64Array, IntervalMonthDayNanoArray, PrimitiveArray, StringArray,
-    Time64MicrosecondArray, TimestampMicrosecondArray, UInt32Array,
+    Array, ArrayRef, BinaryArray, BooleanArray, Date32Array, DictionaryArray, FixedSizeBinaryArray, Float32Array,
+    Float64Array, Int16Array, Int32Array, Int64Array, IntervalMonthDayNanoArray, ListArray, PrimitiveArray,
+    RecordBatch, StringArray, StructArray, Time64MicrosecondArray, TimestampMicrosecondArray, UInt32Array,
+    UInt64Array,
 };
-use arrow_buffer::{i256, IntervalMonthDayNano};
+use arrow_buffer::{i256, IntervalMonthDayNano, NullBuffer, OffsetBuffer};
+use arrow_schema::{DataType, Field, Fields, Schema};
 use data_bridge_arrow_codec::{
-    copy_format, decode_all, oid, tuple, CodecError, ColumnSpec, DecodeOptions, Decoder,
+    copy_format, decode_all, oid, tuple, CodecError, ColumnSpec, DecodeOptions, Decoder, Encoder, Shape,
 };
 use proptest::collection::vec;
 use proptest::option::weighted;
@@ -711,5 +717,811 @@ proptest! {
             }
             Err(e) => prop_assert!(!between_rows, "cut at {} between rows: {}", at, e),
         }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Types with parts: enums, composites, ranges, multiranges, arrays of any of them, and the
+// other native mappings (timetz, money, bit strings, "char", the oid family, xid8).
+//
+// A random type (`Ty`, nested up to a few levels) and random values of it (`Value`) give three
+// things: the column description (`Ty::spec`, as the engine builds it from the catalog), the
+// server's binary format written by the test-side writer (`wire_value`), and the Arrow array the
+// decoder must produce (`build`). Those arrays also go through the `Encoder`, whose bytes must
+// be the server's format exactly and decode back to the same arrays.
+
+/// OIDs the scratch types of a database would get (any value not built in will do).
+const ENUM_OID: u32 = 70_001;
+const COMPOSITE_OID: u32 = 70_002;
+const ENUM_ARRAY_OID: u32 = 70_003;
+const COMPOSITE_ARRAY_OID: u32 = 70_004;
+
+const LABELS: &[&str] = &["sad", "ok", "happy", "ünï ☃", "with \"quote\", comma", "x"];
+
+/// A column type the codec maps natively.
+#[derive(Clone, Debug)]
+enum Ty {
+    Bool,
+    Int4,
+    Int8,
+    Text,
+    Date,
+    Timestamp,
+    Timestamptz,
+    /// numeric(15,2) into decimal128(15,2).
+    Decimal,
+    /// numeric without typmod, as PostgreSQL's text (a range's numeric bounds are this).
+    NumericText,
+    Enum,
+    Money,
+    Bits,
+    Char,
+    TimeTz,
+    RegClass,
+    Xid8,
+    Composite(Vec<Ty>),
+    Range(Box<Ty>),
+    Multirange(Box<Ty>),
+    Array(Box<Ty>),
+}
+
+/// One value of a `Ty` (`Null` anywhere a value may be NULL).
+#[derive(Clone, Debug)]
+enum Value {
+    Null,
+    Bool(bool),
+    I32(i32),
+    I64(i64),
+    U32(u32),
+    U64(u64),
+    Str(String),
+    Dec(i128),
+    Byte(u8),
+    TimeTz(i64, i32),
+    Record(Vec<Value>),
+    Range(RangeValue),
+    List(Vec<Value>),
+}
+
+/// A range value, canonical as the server sends it: an unbounded side is never inclusive.
+#[derive(Clone, Debug)]
+enum RangeValue {
+    Empty,
+    Bounds { lower: Option<Box<Value>>, lower_inclusive: bool, upper: Option<Box<Value>>, upper_inclusive: bool },
+}
+
+impl Ty {
+    /// The type's OID and `format_type` name.
+    fn oid_and_name(&self) -> (u32, String) {
+        let (type_oid, name) = match self {
+            Ty::Bool => (oid::BOOL, "boolean"),
+            Ty::Int4 => (oid::INT4, "integer"),
+            Ty::Int8 => (oid::INT8, "bigint"),
+            Ty::Text => (oid::TEXT, "text"),
+            Ty::Date => (oid::DATE, "date"),
+            Ty::Timestamp => (oid::TIMESTAMP, "timestamp without time zone"),
+            Ty::Timestamptz => (oid::TIMESTAMPTZ, "timestamp with time zone"),
+            Ty::Decimal => (oid::NUMERIC, "numeric(15,2)"),
+            Ty::NumericText => (oid::NUMERIC, "numeric"),
+            Ty::Enum => (ENUM_OID, "mood"),
+            Ty::Money => (oid::MONEY, "money"),
+            Ty::Bits => (oid::VARBIT, "bit varying"),
+            Ty::Char => (oid::CHAR, "\"char\""),
+            Ty::TimeTz => (oid::TIMETZ, "time with time zone"),
+            Ty::RegClass => (oid::REGCLASS, "regclass"),
+            Ty::Xid8 => (oid::XID8, "xid8"),
+            Ty::Composite(_) => (COMPOSITE_OID, "row_t"),
+            Ty::Range(subtype) => match **subtype {
+                Ty::Int4 => (3904, "int4range"),
+                Ty::Int8 => (3926, "int8range"),
+                Ty::NumericText => (3906, "numrange"),
+                Ty::Date => (3912, "daterange"),
+                Ty::Timestamp => (3908, "tsrange"),
+                Ty::Timestamptz => (3910, "tstzrange"),
+                _ => (70_005, "custom_range"),
+            },
+            Ty::Multirange(subtype) => match **subtype {
+                Ty::Int4 => (4451, "int4multirange"),
+                Ty::Int8 => (4536, "int8multirange"),
+                Ty::NumericText => (4532, "nummultirange"),
+                Ty::Date => (4535, "datemultirange"),
+                Ty::Timestamp => (4533, "tsmultirange"),
+                Ty::Timestamptz => (4534, "tstzmultirange"),
+                _ => (70_006, "custom_multirange"),
+            },
+            Ty::Array(element) => {
+                let array_oid = match **element {
+                    Ty::Bool => 1000,
+                    Ty::Int4 => 1007,
+                    Ty::Text => 1009,
+                    Ty::Int8 => 1016,
+                    Ty::Enum => ENUM_ARRAY_OID,
+                    Ty::Composite(_) => COMPOSITE_ARRAY_OID,
+                    Ty::Range(_) => 3905,
+                    _ => 70_007,
+                };
+                return (array_oid, format!("{}[]", element.oid_and_name().1));
+            }
+        };
+        (type_oid, name.to_string())
+    }
+
+    /// The column description the engine would build from the catalog.
+    fn spec(&self, name: &str) -> ColumnSpec {
+        let (type_oid, pg_type) = self.oid_and_name();
+        let typmod = if matches!(self, Ty::Decimal) { numeric_typmod(15, 2) } else { -1 };
+        let mut spec = spec(name, type_oid, typmod, &pg_type);
+        spec.shape = match self {
+            Ty::Enum => Shape::Enum,
+            Ty::Composite(attributes) => {
+                Shape::Composite(attributes.iter().enumerate().map(|(i, a)| a.spec(&format!("a{i}"))).collect())
+            }
+            Ty::Range(subtype) => Shape::Range(Box::new(subtype.spec("bound"))),
+            Ty::Multirange(subtype) => Shape::Multirange(Box::new(Ty::Range(subtype.clone()).spec("range"))),
+            Ty::Array(element) => Shape::Array(Box::new(element.spec("item"))),
+            _ => Shape::Plain,
+        };
+        spec
+    }
+}
+
+/// A scalar type of the families above.
+fn scalar_ty() -> BoxedStrategy<Ty> {
+    select(vec![
+        Ty::Bool,
+        Ty::Int4,
+        Ty::Int8,
+        Ty::Text,
+        Ty::Date,
+        Ty::Timestamp,
+        Ty::Timestamptz,
+        Ty::Decimal,
+        Ty::NumericText,
+        Ty::Enum,
+        Ty::Money,
+        Ty::Bits,
+        Ty::Char,
+        Ty::TimeTz,
+        Ty::RegClass,
+        Ty::Xid8,
+    ])
+    .boxed()
+}
+
+/// The subtypes of PostgreSQL's built-in ranges (and text, for a custom range).
+fn range_subtype() -> BoxedStrategy<Ty> {
+    select(vec![Ty::Int4, Ty::Int8, Ty::NumericText, Ty::Date, Ty::Timestamp, Ty::Timestamptz, Ty::Text]).boxed()
+}
+
+/// A random type, nested up to `depth` levels of composites, ranges, multiranges and arrays.
+fn any_ty(depth: u32) -> BoxedStrategy<Ty> {
+    scalar_ty()
+        .prop_recursive(depth, 16, 4, |inner| {
+            let composite = vec(inner.clone(), 1..4).prop_map(Ty::Composite);
+            let range = range_subtype().prop_map(|s| Ty::Range(Box::new(s)));
+            let multirange = range_subtype().prop_map(|s| Ty::Multirange(Box::new(s)));
+            let array = inner.prop_map(|t| Ty::Array(Box::new(t)));
+            prop_oneof![3 => composite, 2 => range, 1 => multirange, 2 => array]
+        })
+        .boxed()
+}
+
+/// A bound of a range over `subtype` (never NULL).
+fn range_value(subtype: &Ty, empty: bool) -> BoxedStrategy<RangeValue> {
+    let bound = || proptest::option::of(non_null_value(subtype).prop_map(Box::new));
+    let bounds = (bound(), any::<bool>(), bound(), any::<bool>()).prop_map(|(lower, li, upper, ui)| {
+        RangeValue::Bounds {
+            lower_inclusive: li && lower.is_some(),
+            upper_inclusive: ui && upper.is_some(),
+            lower,
+            upper,
+        }
+    });
+    if empty {
+        prop_oneof![1 => Just(RangeValue::Empty), 5 => bounds].boxed()
+    } else {
+        bounds.boxed()
+    }
+}
+
+/// A value of `ty`, NULL about one time in six.
+fn value(ty: &Ty) -> BoxedStrategy<Value> {
+    weighted(0.85, non_null_value(ty)).prop_map(|v| v.unwrap_or(Value::Null)).boxed()
+}
+
+fn non_null_value(ty: &Ty) -> BoxedStrategy<Value> {
+    match ty {
+        Ty::Bool => any::<bool>().prop_map(Value::Bool).boxed(),
+        Ty::Int4 => any::<i32>().prop_map(Value::I32).boxed(),
+        Ty::Int8 => any::<i64>().prop_map(Value::I64).boxed(),
+        Ty::Text => prop_oneof![any::<String>(), "[a-z ,()\"\\\\]{0,8}"].prop_map(Value::Str).boxed(),
+        Ty::Date => pg_date().prop_map(|d| Value::I32(date32(d))).boxed(),
+        Ty::Timestamp | Ty::Timestamptz => pg_timestamp().prop_map(|t| Value::I64(timestamp_us(t))).boxed(),
+        Ty::Decimal => (-999_999_999_999_999i128..=999_999_999_999_999).prop_map(Value::Dec).boxed(),
+        Ty::NumericText => decimal_string().prop_map(|s| Value::Str(canonical_numeric(&s))).boxed(),
+        Ty::Enum => select(LABELS).prop_map(|l| Value::Str(l.to_string())).boxed(),
+        Ty::Money => any::<i64>().prop_map(|cents| Value::Dec(cents as i128)).boxed(),
+        Ty::Bits => "[01]{0,40}".prop_map(Value::Str).boxed(),
+        Ty::Char => any::<u8>().prop_map(Value::Byte).boxed(),
+        // Offsets within PostgreSQL's limit of ±15:59:59; 24:00:00 is a valid time.
+        Ty::TimeTz => (0i64..=86_400_000_000, -57_599i32..=57_599).prop_map(|(t, o)| Value::TimeTz(t, o)).boxed(),
+        Ty::RegClass => any::<u32>().prop_map(Value::U32).boxed(),
+        Ty::Xid8 => any::<u64>().prop_map(Value::U64).boxed(),
+        Ty::Composite(attributes) => attributes.iter().map(value).collect::<Vec<_>>().prop_map(Value::Record).boxed(),
+        Ty::Range(subtype) => range_value(subtype, true).prop_map(Value::Range).boxed(),
+        // A multirange holds no empty ranges (the server drops them).
+        Ty::Multirange(subtype) => {
+            vec(range_value(subtype, false).prop_map(Value::Range), 0..4).prop_map(Value::List).boxed()
+        }
+        Ty::Array(element) => vec(value(element), 0..4).prop_map(Value::List).boxed(),
+    }
+}
+
+/// The server's binary format of a value (test-side writer, independent of the codec).
+fn wire_value(ty: &Ty, value: &Value) -> Option<Vec<u8>> {
+    let bytes = match (ty, value) {
+        (_, Value::Null) => return None,
+        (Ty::Bool, Value::Bool(b)) => wire::bool(*b),
+        (Ty::Int4, Value::I32(v)) => wire::int4(*v),
+        (Ty::Int8, Value::I64(v)) => wire::int8(*v),
+        (Ty::Text | Ty::Enum, Value::Str(s)) => wire::text(s),
+        (Ty::Date, Value::I32(days)) => wire::date(match *days {
+            infinity @ (i32::MAX | i32::MIN) => infinity,
+            days => days - EPOCH_DAYS,
+        }),
+        (Ty::Timestamp | Ty::Timestamptz, Value::I64(micros)) => wire::micros(match *micros {
+            infinity @ (i64::MAX | i64::MIN) => infinity,
+            micros => micros - EPOCH_MICROS,
+        }),
+        (Ty::Decimal, Value::Dec(v)) => wire::numeric(&decimal_text(*v < 0, &v.unsigned_abs().to_string(), 2)),
+        (Ty::NumericText, Value::Str(s)) => wire::numeric(s),
+        (Ty::Money, Value::Dec(cents)) => wire::money(*cents as i64),
+        (Ty::Bits, Value::Str(s)) => wire::bits(s),
+        (Ty::Char, Value::Byte(b)) => wire::char(*b),
+        (Ty::TimeTz, Value::TimeTz(micros, offset)) => wire::timetz(*micros, *offset),
+        (Ty::RegClass, Value::U32(v)) => wire::oid(*v),
+        (Ty::Xid8, Value::U64(v)) => v.to_be_bytes().to_vec(),
+        (Ty::Composite(attributes), Value::Record(values)) => wire::composite(
+            &attributes.iter().zip(values).map(|(ty, v)| (ty.oid_and_name().0, wire_value(ty, v))).collect::<Vec<_>>(),
+        ),
+        (Ty::Range(subtype), Value::Range(range)) => wire_range(subtype, range),
+        (Ty::Multirange(subtype), Value::List(ranges)) => wire::multirange(
+            &ranges
+                .iter()
+                .map(|r| match r {
+                    Value::Range(range) => wire_range(subtype, range),
+                    other => panic!("{other:?} in a multirange"),
+                })
+                .collect::<Vec<_>>(),
+        ),
+        (Ty::Array(element), Value::List(items)) => wire::array(
+            element.oid_and_name().0,
+            &items.iter().map(|v| wire_value(element, v)).collect::<Vec<_>>(),
+        ),
+        (ty, value) => panic!("{value:?} is not a {ty:?}"),
+    };
+    Some(bytes)
+}
+
+fn wire_range(subtype: &Ty, range: &RangeValue) -> Vec<u8> {
+    match range {
+        RangeValue::Empty => wire::empty_range(),
+        RangeValue::Bounds { lower, lower_inclusive, upper, upper_inclusive } => {
+            let bound = |b: &Option<Box<Value>>| b.as_ref().map(|v| wire_value(subtype, v).expect("a bound"));
+            let (lower, upper) = (bound(lower), bound(upper));
+            wire::range(
+                lower.as_deref().map(|b| (b, *lower_inclusive)),
+                upper.as_deref().map(|b| (b, *upper_inclusive)),
+            )
+        }
+    }
+}
+
+/// The validity of `values`, or `None` when none is NULL (as the decoder builds it).
+fn validity(values: &[Value]) -> Option<NullBuffer> {
+    let valid: Vec<bool> = values.iter().map(|v| !matches!(v, Value::Null)).collect();
+    valid.contains(&false).then(|| NullBuffer::from(valid))
+}
+
+/// A list array of `items` grouped by `lengths` (None: a NULL list).
+fn list_array(lengths: &[Option<usize>], items: ArrayRef) -> ArrayRef {
+    let offsets = OffsetBuffer::from_lengths(lengths.iter().map(|l| l.unwrap_or(0)));
+    let valid: Vec<bool> = lengths.iter().map(Option::is_some).collect();
+    let nulls = valid.contains(&false).then(|| NullBuffer::from(valid));
+    let item = Arc::new(Field::new("item", items.data_type().clone(), true));
+    array(ListArray::try_new(item, offsets, items, nulls).expect("a valid list"))
+}
+
+/// The ranges' struct {lower, upper, lower_inclusive, upper_inclusive, empty}; a NULL range has
+/// NULL bounds and false flags, as the decoder writes them.
+fn range_array(subtype: &Ty, ranges: &[Option<&RangeValue>]) -> ArrayRef {
+    let mut lowers = Vec::new();
+    let mut uppers = Vec::new();
+    let mut flags: [Vec<bool>; 3] = Default::default();
+    for range in ranges {
+        let (lower, upper, li, ui, empty) = match range {
+            None => (Value::Null, Value::Null, false, false, false),
+            Some(RangeValue::Empty) => (Value::Null, Value::Null, false, false, true),
+            Some(RangeValue::Bounds { lower, lower_inclusive, upper, upper_inclusive }) => {
+                let bound = |b: &Option<Box<Value>>| b.as_deref().cloned().unwrap_or(Value::Null);
+                (bound(lower), bound(upper), *lower_inclusive, *upper_inclusive, false)
+            }
+        };
+        lowers.push(lower);
+        uppers.push(upper);
+        flags[0].push(li);
+        flags[1].push(ui);
+        flags[2].push(empty);
+    }
+    let (lower, upper) = (build(subtype, &lowers), build(subtype, &uppers));
+    let mut fields = vec![
+        Field::new("lower", lower.data_type().clone(), true),
+        Field::new("upper", upper.data_type().clone(), true),
+    ];
+    fields.extend(
+        ["lower_inclusive", "upper_inclusive", "empty"].map(|name| Field::new(name, DataType::Boolean, false)),
+    );
+    let mut children = vec![lower, upper];
+    children.extend(flags.into_iter().map(|f| array(BooleanArray::from(f))));
+    let valid: Vec<bool> = ranges.iter().map(Option::is_some).collect();
+    let nulls = valid.contains(&false).then(|| NullBuffer::from(valid));
+    array(StructArray::try_new(Fields::from(fields), children, nulls).expect("a valid range struct"))
+}
+
+/// The Arrow array the decoder must produce for `values` of `ty`.
+fn build(ty: &Ty, values: &[Value]) -> ArrayRef {
+    fn each<T>(values: &[Value], f: impl Fn(&Value) -> T) -> Vec<Option<T>> {
+        values.iter().map(|v| (!matches!(v, Value::Null)).then(|| f(v))).collect()
+    }
+    let i32s = |f: fn(&Value) -> i32| each(values, f);
+    let text = |v: &Value| match v {
+        Value::Str(s) => s.clone(),
+        other => panic!("{other:?} is not text"),
+    };
+    let int32 = |v: &Value| match v {
+        Value::I32(x) => *x,
+        other => panic!("{other:?} is not an i32"),
+    };
+    let int64 = |v: &Value| match v {
+        Value::I64(x) => *x,
+        other => panic!("{other:?} is not an i64"),
+    };
+    let decimal = |v: &Value| match v {
+        Value::Dec(x) => *x,
+        other => panic!("{other:?} is not a decimal"),
+    };
+    match ty {
+        Ty::Bool => array(BooleanArray::from(each(values, |v| matches!(v, Value::Bool(true))))),
+        Ty::Int4 => array(Int32Array::from(i32s(int32))),
+        Ty::Date => array(Date32Array::from(i32s(int32))),
+        Ty::Int8 => array(Int64Array::from(each(values, int64))),
+        Ty::Timestamp => array(TimestampMicrosecondArray::from(each(values, int64))),
+        Ty::Timestamptz => array(TimestampMicrosecondArray::from(each(values, int64)).with_timezone("UTC")),
+        Ty::Text | Ty::NumericText | Ty::Bits => array(StringArray::from(each(values, text))),
+        Ty::Char => array(StringArray::from(each(values, |v| match v {
+            Value::Byte(b) => support::charout(*b),
+            other => panic!("{other:?} is not a byte"),
+        }))),
+        Ty::Enum => {
+            let labels = each(values, text);
+            array(labels.iter().map(Option::as_deref).collect::<DictionaryArray<Int32Type>>())
+        }
+        Ty::Decimal => array(
+            PrimitiveArray::<Decimal128Type>::from(each(values, decimal)).with_precision_and_scale(15, 2).expect("p15"),
+        ),
+        Ty::Money => array(
+            PrimitiveArray::<Decimal128Type>::from(each(values, decimal)).with_precision_and_scale(19, 2).expect("p19"),
+        ),
+        Ty::RegClass => array(UInt32Array::from(each(values, |v| match v {
+            Value::U32(x) => *x,
+            other => panic!("{other:?} is not a u32"),
+        }))),
+        Ty::Xid8 => array(UInt64Array::from(each(values, |v| match v {
+            Value::U64(x) => *x,
+            other => panic!("{other:?} is not a u64"),
+        }))),
+        Ty::TimeTz => {
+            let parts = |v: &Value| match v {
+                Value::TimeTz(t, o) => (*t, *o),
+                Value::Null => (0, 0),
+                other => panic!("{other:?} is not a timetz"),
+            };
+            let (times, offsets): (Vec<i64>, Vec<i32>) = values.iter().map(parts).unzip();
+            let fields = Fields::from(vec![
+                Field::new("time", DataType::Time64(arrow_schema::TimeUnit::Microsecond), false),
+                Field::new("offset_seconds", DataType::Int32, false),
+            ]);
+            let children = vec![array(Time64MicrosecondArray::from(times)), array(Int32Array::from(offsets))];
+            array(StructArray::try_new(fields, children, validity(values)).expect("a valid timetz struct"))
+        }
+        Ty::Composite(attributes) => {
+            let children: Vec<ArrayRef> = attributes
+                .iter()
+                .enumerate()
+                .map(|(i, attribute)| {
+                    let column: Vec<Value> = values
+                        .iter()
+                        .map(|v| match v {
+                            Value::Record(fields) => fields[i].clone(),
+                            _ => Value::Null,
+                        })
+                        .collect();
+                    build(attribute, &column)
+                })
+                .collect();
+            let fields: Vec<Field> = children
+                .iter()
+                .enumerate()
+                .map(|(i, child)| Field::new(format!("a{i}"), child.data_type().clone(), true))
+                .collect();
+            array(StructArray::try_new(Fields::from(fields), children, validity(values)).expect("a valid struct"))
+        }
+        Ty::Range(subtype) => {
+            let ranges: Vec<Option<&RangeValue>> = values
+                .iter()
+                .map(|v| match v {
+                    Value::Range(range) => Some(range),
+                    _ => None,
+                })
+                .collect();
+            range_array(subtype, &ranges)
+        }
+        Ty::Multirange(subtype) => {
+            let lengths: Vec<Option<usize>> = values
+                .iter()
+                .map(|v| match v {
+                    Value::List(ranges) => Some(ranges.len()),
+                    _ => None,
+                })
+                .collect();
+            let ranges: Vec<Option<&RangeValue>> = values
+                .iter()
+                .flat_map(|v| match v {
+                    Value::List(ranges) => ranges.as_slice(),
+                    _ => &[],
+                })
+                .map(|r| match r {
+                    Value::Range(range) => Some(range),
+                    other => panic!("{other:?} in a multirange"),
+                })
+                .collect();
+            list_array(&lengths, range_array(subtype, &ranges))
+        }
+        Ty::Array(element) => {
+            let lengths: Vec<Option<usize>> = values
+                .iter()
+                .map(|v| match v {
+                    Value::List(items) => Some(items.len()),
+                    _ => None,
+                })
+                .collect();
+            let items: Vec<Value> = values
+                .iter()
+                .flat_map(|v| match v {
+                    Value::List(items) => items.clone(),
+                    _ => Vec::new(),
+                })
+                .collect();
+            list_array(&lengths, build(element, &items))
+        }
+    }
+}
+
+/// A column of a random type with `rows` random values.
+#[derive(Clone, Debug)]
+struct NestedColumn {
+    ty: Ty,
+    values: Vec<Value>,
+}
+
+impl NestedColumn {
+    fn to_column(&self, index: usize) -> Column {
+        Column {
+            spec: self.ty.spec(&format!("c{index}")),
+            wire: self.values.iter().map(|v| wire_value(&self.ty, v)).collect(),
+            expected: build(&self.ty, &self.values),
+        }
+    }
+}
+
+fn nested_column(ty: Ty, rows: usize) -> BoxedStrategy<NestedColumn> {
+    vec(value(&ty), rows).prop_map(move |values| NestedColumn { ty: ty.clone(), values }).boxed()
+}
+
+/// 1 to 4 columns of random (nested) types, as a `Table` of the decode tests.
+fn nested_table(max_rows: usize, depth: u32) -> impl Strategy<Value = Table> {
+    (0..=max_rows, vec(any_ty(depth), 1..=4)).prop_flat_map(|(rows, types)| {
+        types
+            .into_iter()
+            .map(|ty| nested_column(ty, rows))
+            .collect::<Vec<_>>()
+            .prop_map(move |columns| Table {
+                rows,
+                columns: columns.iter().enumerate().map(|(i, c)| c.to_column(i)).collect(),
+            })
+    })
+}
+
+impl Table {
+    /// The expected arrays as one record batch (the Arrow side of a write).
+    fn record_batch(&self) -> RecordBatch {
+        let fields: Vec<Field> = self
+            .columns
+            .iter()
+            .map(|c| Field::new(c.spec.name.clone(), c.expected.data_type().clone(), true))
+            .collect();
+        let arrays = self.columns.iter().map(|c| c.expected.clone()).collect();
+        let options = arrow_array::RecordBatchOptions::new().with_row_count(Some(self.rows));
+        RecordBatch::try_new_with_options(Arc::new(Schema::new(fields)), arrays, &options).expect("a valid batch")
+    }
+}
+
+/// Decodes `chunks` (cut at `bounds`) and compares every column with the table's arrays.
+fn assert_chunks_decode_to(
+    table: &Table,
+    decoder: &Decoder,
+    bounds: &[usize],
+    chunks: &[Vec<u8>],
+) -> Result<(), TestCaseError> {
+    let batches = decode_all(decoder, chunks).map_err(|e| TestCaseError::fail(e.to_string()))?;
+    for (w, batch) in bounds.windows(2).zip(&batches) {
+        let (start, len) = (w[0], w[1] - w[0]);
+        prop_assert_eq!(batch.num_rows(), len);
+        for (decoded, column) in batch.columns().iter().zip(&table.columns) {
+            decoded.to_data().validate_full().map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let expected = column.expected.slice(start, len);
+            prop_assert_eq!(decoded.as_ref(), expected.as_ref(), "{}", column.spec);
+        }
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(config(128))]
+
+    /// The server's binary format of random nested values (composites, ranges, multiranges,
+    /// arrays of any of them, enums and the other new scalars), cut into chunks at random row
+    /// boundaries, decodes to exactly the expected Arrow arrays.
+    #[test]
+    fn nested_values_decode_from_the_wire(
+        table in nested_table(24, 3),
+        cuts in vec(any::<Index>(), 0..4),
+    ) {
+        let decoder = table.decoder(&DecodeOptions::default());
+        for (field, column) in decoder.schema().fields().iter().zip(&table.columns) {
+            prop_assert_eq!(field.data_type(), column.expected.data_type(), "{}", column.spec);
+        }
+        let tuples = table.tuples();
+        let bounds = boundaries(table.rows, &cuts);
+        let chunks: Vec<Vec<u8>> = bounds.windows(2).map(|w| tuples[w[0]..w[1]].concat()).collect();
+        assert_chunks_decode_to(&table, &decoder, &bounds, &chunks)?;
+    }
+
+    /// Random Arrow arrays of every new family (struct, dictionary and list types included),
+    /// cut into slices at random row boundaries and written by the `Encoder`: the bytes are
+    /// the server's format exactly, and decode back to the same arrays.
+    #[test]
+    fn nested_values_round_trip_through_the_encoder(
+        table in nested_table(24, 3),
+        cuts in vec(any::<Index>(), 0..4),
+    ) {
+        let batch = table.record_batch();
+        let specs: Vec<ColumnSpec> = table.columns.iter().map(|c| c.spec.clone()).collect();
+        let fields: Vec<Field> = batch.schema().fields().iter().map(|f| f.as_ref().clone()).collect();
+        let encoder = Encoder::new(&fields, &specs).map_err(|e| TestCaseError::fail(format!("planning: {e}")))?;
+        let tuples = table.tuples();
+        let bounds = boundaries(table.rows, &cuts);
+        let mut chunks = Vec::new();
+        for w in bounds.windows(2) {
+            let mut chunk = Vec::new();
+            let slice = batch.slice(w[0], w[1] - w[0]);
+            encoder.encode(&slice, &mut chunk).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert!(chunk == tuples[w[0]..w[1]].concat(), "rows {}..{}: not the server's format", w[0], w[1]);
+            chunks.push(chunk);
+        }
+        assert_chunks_decode_to(&table, &table.decoder(&DecodeOptions::default()), &bounds, &chunks)?;
+    }
+}
+
+/// A chain of `depth` nested composites, every third level an array of composites:
+/// (n int4, next (n int4, next (n int4, next [(n int4, next ...)]))), ending with text.
+fn deep_ty(depth: usize) -> Ty {
+    (0..depth).fold(Ty::Text, |inner, level| {
+        let next = if level % 3 == 2 { Ty::Array(Box::new(inner)) } else { inner };
+        Ty::Composite(vec![Ty::Int4, next])
+    })
+}
+
+/// Nesting depth (composites, ranges, multiranges and arrays) of a type.
+fn depth_of(ty: &Ty) -> usize {
+    match ty {
+        Ty::Composite(attributes) => 1 + attributes.iter().map(depth_of).max().unwrap_or(0),
+        Ty::Range(inner) | Ty::Array(inner) => 1 + depth_of(inner),
+        Ty::Multirange(inner) => 2 + depth_of(inner),
+        _ => 0,
+    }
+}
+
+/// A table of one deeply nested column (and an int4, so tuples have two fields).
+fn deep_table(max_rows: usize, depth: usize) -> impl Strategy<Value = Table> {
+    (0..=max_rows).prop_flat_map(move |rows| {
+        (nested_column(deep_ty(depth), rows), nested_column(Ty::Int4, rows)).prop_map(move |(deep, int)| Table {
+            rows,
+            columns: vec![deep.to_column(0), int.to_column(1)],
+        })
+    })
+}
+
+proptest! {
+    #![proptest_config(config(32))]
+
+    /// Composites nested 20 deep (arrays of composites among them) decode from the server's
+    /// format and round-trip through the encoder, without running out of stack.
+    #[test]
+    fn deeply_nested_composites_round_trip(table in deep_table(6, 20), cuts in vec(any::<Index>(), 0..3)) {
+        prop_assert_eq!(depth_of(&deep_ty(20)), 26);
+        let decoder = table.decoder(&DecodeOptions::default());
+        let tuples = table.tuples();
+        let bounds = boundaries(table.rows, &cuts);
+        let chunks: Vec<Vec<u8>> = bounds.windows(2).map(|w| tuples[w[0]..w[1]].concat()).collect();
+        assert_chunks_decode_to(&table, &decoder, &bounds, &chunks)?;
+
+        let batch = table.record_batch();
+        let specs: Vec<ColumnSpec> = table.columns.iter().map(|c| c.spec.clone()).collect();
+        let fields: Vec<Field> = batch.schema().fields().iter().map(|f| f.as_ref().clone()).collect();
+        let encoder = Encoder::new(&fields, &specs).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let mut wire = Vec::new();
+        encoder.encode(&batch, &mut wire).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert!(wire == tuples.concat(), "not the server's format");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Robustness of the decoders of types with parts: any bytes give Ok or Err, never a panic
+
+/// The types of the robustness tests: composites with enums, arrays and composites inside,
+/// every range and multirange subtype, arrays of composites, ranges and multiranges, the new
+/// scalars, and a composite nested 20 deep.
+fn nested_types() -> Vec<Ty> {
+    let boxed = Box::new;
+    let mut types = vec![
+        Ty::Composite(vec![
+            Ty::Int4,
+            Ty::Text,
+            Ty::Enum,
+            Ty::Composite(vec![Ty::Int8, Ty::Array(boxed(Ty::Enum)), Ty::TimeTz]),
+        ]),
+        Ty::Array(boxed(Ty::Composite(vec![
+            Ty::Decimal,
+            Ty::Array(boxed(Ty::Composite(vec![Ty::Bits, Ty::Char, Ty::Range(boxed(Ty::Date))]))),
+        ]))),
+        Ty::Array(boxed(Ty::Range(boxed(Ty::Int8)))),
+        Ty::Array(boxed(Ty::Multirange(boxed(Ty::Int4)))),
+        Ty::Composite(vec![Ty::Multirange(boxed(Ty::Timestamptz)), Ty::Money]),
+        deep_ty(20),
+    ];
+    for subtype in [Ty::Int4, Ty::Int8, Ty::NumericText, Ty::Date, Ty::Timestamp, Ty::Timestamptz, Ty::Text] {
+        types.push(Ty::Range(boxed(subtype.clone())));
+        types.push(Ty::Multirange(boxed(subtype)));
+    }
+    types.extend([Ty::Enum, Ty::Money, Ty::Bits, Ty::Char, Ty::TimeTz, Ty::RegClass, Ty::Xid8]);
+    types
+}
+
+/// Decoders over `nested_types`: all of them at once, and each alone (random bytes match a
+/// one-column tuple far more often), with enums as dictionaries or strings and numerics as
+/// text or float64.
+fn nested_decoders() -> Vec<Decoder> {
+    let specs: Vec<ColumnSpec> = nested_types().iter().enumerate().map(|(i, t)| t.spec(&format!("c{i}"))).collect();
+    let options = [
+        DecodeOptions::default(),
+        DecodeOptions::from_pairs([("enum", "string"), ("numeric", "float64")]).expect("options"),
+    ];
+    let mut decoders = Vec::new();
+    for option in &options {
+        decoders.push(Decoder::new(specs.clone(), option));
+        decoders.extend(specs.iter().map(|spec| Decoder::new(vec![spec.clone()], option)));
+    }
+    decoders
+}
+
+/// Valid values of one of `nested_types`, as one-column tuples: the raw material for mutations
+/// that get deep into the value decoders.
+fn nested_value_tuples() -> impl Strategy<Value = Vec<u8>> {
+    select(nested_types()).prop_flat_map(|ty| {
+        vec(value(&ty), 1..4).prop_map(move |values| {
+            let mut out = Vec::new();
+            for v in &values {
+                push_tuple(&mut out, [wire_value(&ty, v).as_deref()].into_iter());
+            }
+            out
+        })
+    })
+}
+
+/// Bytes changed in the ways that shift what follows: flips, cuts, removed and inserted runs.
+#[derive(Clone, Debug)]
+enum Mutation {
+    Flip(Index, u8),
+    Truncate(Index),
+    Remove(Index, usize),
+    Insert(Index, Vec<u8>),
+    /// A word set to an extreme length or count. (Not i32::MIN: as a timetz zone it hits the
+    /// known overflow of `wire_cases::shaped::timetz_zone_of_i32_min_is_an_error_not_a_panic`;
+    /// add it back once that is fixed.)
+    Word(Index, i32),
+}
+
+fn mutation() -> impl Strategy<Value = Mutation> {
+    prop_oneof![
+        4 => (any::<Index>(), 1u8..=255).prop_map(|(at, xor)| Mutation::Flip(at, xor)),
+        1 => any::<Index>().prop_map(Mutation::Truncate),
+        1 => (any::<Index>(), 1usize..6).prop_map(|(at, n)| Mutation::Remove(at, n)),
+        1 => (any::<Index>(), vec(any::<u8>(), 1..6)).prop_map(|(at, bytes)| Mutation::Insert(at, bytes)),
+        2 => (any::<Index>(), select(vec![0, -1, -2, 1, i32::MAX, i32::MIN + 1, 0x7fff_fff0]))
+            .prop_map(|(at, word)| Mutation::Word(at, word)),
+    ]
+}
+
+fn mutate(bytes: &mut Vec<u8>, mutation: &Mutation) {
+    if bytes.is_empty() {
+        return;
+    }
+    match mutation {
+        Mutation::Flip(at, xor) => {
+            let at = at.index(bytes.len());
+            bytes[at] ^= xor;
+        }
+        Mutation::Truncate(at) => bytes.truncate(at.index(bytes.len())),
+        Mutation::Remove(at, n) => {
+            let at = at.index(bytes.len());
+            bytes.drain(at..(at + n).min(bytes.len()));
+        }
+        Mutation::Insert(at, new) => {
+            let at = at.index(bytes.len() + 1);
+            bytes.splice(at..at, new.iter().copied());
+        }
+        Mutation::Word(at, word) => {
+            if bytes.len() >= 4 {
+                let at = at.index(bytes.len() - 3);
+                bytes[at..at + 4].copy_from_slice(&word.to_be_bytes());
+            }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(config(256))]
+
+    /// Random and tuple-shaped bytes, and mutated one-column tuples of valid nested values,
+    /// through every nested decoder.
+    #[test]
+    fn arbitrary_bytes_never_panic_in_nested_decoders(
+        bytes in prop_oneof![vec(any::<u8>(), 0..200), tuple_shaped(), nested_value_tuples()],
+        mutations in vec(mutation(), 0..4),
+    ) {
+        let mut bytes = bytes;
+        for m in &mutations {
+            mutate(&mut bytes, m);
+        }
+        for decoder in &nested_decoders() {
+            decode_or_fail_cleanly(decoder, &bytes);
+        }
+    }
+
+    /// Valid chunks of random nested tables (deep ones included), mutated: Ok or Err, never a
+    /// panic, and what comes back Ok is valid Arrow.
+    #[test]
+    fn mutated_nested_chunks_never_panic(
+        table in prop_oneof![3 => nested_table(12, 4), 1 => deep_table(3, 20)],
+        mutations in vec(mutation(), 1..5),
+        enum_as in select(&["dictionary", "string"][..]),
+    ) {
+        let mut body = table.body();
+        for m in &mutations {
+            mutate(&mut body, m);
+        }
+        let options = DecodeOptions::from_pairs([("enum", enum_as)]).expect("option");
+        decode_or_fail_cleanly(&table.decoder(&options), &body);
     }
 }

@@ -160,6 +160,8 @@ CREATE TYPE $SCRATCH.row_t AS (
     id int4, name text, gone int8, m $SCRATCH.mood, missing int4, nested $SCRATCH.inner_t, moods $SCRATCH.mood[]
 );
 ALTER TYPE $SCRATCH.row_t DROP ATTRIBUTE gone;
+-- A composite with no attributes at all (valid: sent as an attribute count of 0).
+CREATE TYPE $SCRATCH.empty_t AS ();
 SQL
 psql -X -q -v ON_ERROR_STOP=1 -c "\copy (SELECT t.typname, t.oid, t.typarray FROM pg_type t
     JOIN pg_namespace n ON n.oid = t.typnamespace WHERE n.nspname = '$SCRATCH' AND t.typtype IN ('e', 'c')
@@ -180,6 +182,11 @@ COMPOSITE="
     (5, NULL)) v(i, c"
 capture composite "c" "$COMPOSITE"
 text_rows composite "c::text" "$COMPOSITE"
+
+EMPTY_COMPOSITE="
+    (1, ROW()::$SCRATCH.empty_t), (2, NULL), (3, ROW()::$SCRATCH.empty_t)) v(i, e"
+capture composite_empty "e" "$EMPTY_COMPOSITE"
+text_rows composite_empty "e::text" "$EMPTY_COMPOSITE"
 
 # Discrete ranges come canonical ([lower, upper)); the others keep their brackets. infinity is a
 # bound value of dates, timestamps and numerics, unlike an unbounded side.
@@ -256,7 +263,7 @@ text_rows oids "rc::oid::text, rt::oid::text, rp::oid::text, x::text, x8::text, 
 
 ARRAYS="
     (1, '{happy,sad,NULL,happy}'::$SCRATCH.mood[], ARRAY[ROW(1, 'a'), NULL, ROW(NULL, NULL)]::$SCRATCH.inner_t[],
-        '{[1,5),empty,NULL,\"(,3]\"}'::int4range[], '{\"{}\",\"{[1,2)}\"}'::int4multirange[]),
+        '{\"[1,5)\",empty,NULL,\"(,3]\"}'::int4range[], '{\"{}\",\"{[1,2)}\"}'::int4multirange[]),
     (2, '{}', '{}', '{}', '{}'),
     (3, '{ok}', ARRAY[ROW(-5, E'x,\"y\"')]::$SCRATCH.inner_t[], '{empty}', '{NULL}'),
     (4, NULL, NULL, NULL, NULL)) v(i, e, c, r, m"

@@ -118,6 +118,129 @@ pub mod wire {
         encode::numeric_from_str(text, &mut out).unwrap_or_else(|e| panic!("{text:?}: {e}"));
         out
     }
+
+    /// A part of a value with parts (array element, composite attribute, range bound, range of
+    /// a multirange): its length (-1 for NULL), then its bytes.
+    pub fn part(out: &mut Vec<u8>, value: Option<&[u8]>) {
+        match value {
+            None => out.extend_from_slice(&(-1i32).to_be_bytes()),
+            Some(bytes) => {
+                out.extend_from_slice(&(bytes.len() as i32).to_be_bytes());
+                out.extend_from_slice(bytes);
+            }
+        }
+    }
+
+    /// array_send of a one-dimensional array: ndim, has-nulls flag, element type, then (when
+    /// not empty) the length and lower bound 1, then the elements. Empty arrays have ndim 0.
+    pub fn array(element_oid: u32, elements: &[Option<Vec<u8>>]) -> Vec<u8> {
+        let ndim = i32::from(!elements.is_empty());
+        let mut out = ndim.to_be_bytes().to_vec();
+        out.extend_from_slice(&i32::from(elements.iter().any(Option::is_none)).to_be_bytes());
+        out.extend_from_slice(&element_oid.to_be_bytes());
+        if !elements.is_empty() {
+            out.extend_from_slice(&(elements.len() as i32).to_be_bytes());
+            out.extend_from_slice(&1i32.to_be_bytes());
+        }
+        for element in elements {
+            part(&mut out, element.as_deref());
+        }
+        out
+    }
+
+    /// record_send: the attribute count, then per attribute its type OID and value.
+    pub fn composite(attributes: &[(u32, Option<Vec<u8>>)]) -> Vec<u8> {
+        let mut out = (attributes.len() as i32).to_be_bytes().to_vec();
+        for (type_oid, value) in attributes {
+            out.extend_from_slice(&type_oid.to_be_bytes());
+            part(&mut out, value.as_deref());
+        }
+        out
+    }
+
+    /// Range flags (rangetypes.h).
+    pub const RANGE_EMPTY: u8 = 0x01;
+    pub const RANGE_LB_INC: u8 = 0x02;
+    pub const RANGE_UB_INC: u8 = 0x04;
+    pub const RANGE_LB_INF: u8 = 0x08;
+    pub const RANGE_UB_INF: u8 = 0x10;
+
+    /// range_send of an empty range: the flags byte alone.
+    pub fn empty_range() -> Vec<u8> {
+        vec![RANGE_EMPTY]
+    }
+
+    /// range_send: the flags byte, then the bounds present, length-prefixed. A missing bound is
+    /// unbounded (and never inclusive, as range_serialize clears the flag).
+    pub fn range(lower: Option<(&[u8], bool)>, upper: Option<(&[u8], bool)>) -> Vec<u8> {
+        let mut flags = 0u8;
+        match lower {
+            None => flags |= RANGE_LB_INF,
+            Some((_, true)) => flags |= RANGE_LB_INC,
+            Some((_, false)) => {}
+        }
+        match upper {
+            None => flags |= RANGE_UB_INF,
+            Some((_, true)) => flags |= RANGE_UB_INC,
+            Some((_, false)) => {}
+        }
+        let mut out = vec![flags];
+        for (bound, _) in [lower, upper].into_iter().flatten() {
+            part(&mut out, Some(bound));
+        }
+        out
+    }
+
+    /// multirange_send: the range count, then each range (range_send) length-prefixed.
+    pub fn multirange(ranges: &[Vec<u8>]) -> Vec<u8> {
+        let mut out = (ranges.len() as i32).to_be_bytes().to_vec();
+        for range in ranges {
+            part(&mut out, Some(range));
+        }
+        out
+    }
+
+    /// timetz: microseconds since midnight (i64), then the zone in seconds *west* of UTC (i32).
+    pub fn timetz(micros: i64, offset_east: i32) -> Vec<u8> {
+        let mut out = micros.to_be_bytes().to_vec();
+        out.extend_from_slice(&offset_east.wrapping_neg().to_be_bytes());
+        out
+    }
+
+    /// money: int64 cents.
+    pub fn money(cents: i64) -> Vec<u8> {
+        cents.to_be_bytes().to_vec()
+    }
+
+    /// bit and varbit: the bit count (i32), then the bits packed most significant first, the
+    /// last byte padded with zeros.
+    pub fn bits(text: &str) -> Vec<u8> {
+        let mut out = (text.len() as i32).to_be_bytes().to_vec();
+        for chunk in text.as_bytes().chunks(8) {
+            let byte = chunk.iter().enumerate().fold(0u8, |byte, (i, bit)| match bit {
+                b'1' => byte | 0x80 >> i,
+                b'0' => byte,
+                other => panic!("{other} in a bit string"),
+            });
+            out.push(byte);
+        }
+        out
+    }
+
+    /// "char": its one byte.
+    pub fn char(byte: u8) -> Vec<u8> {
+        vec![byte]
+    }
+}
+
+/// What PostgreSQL's `charout` prints for a "char" byte: nothing for 0, `\ooo` for bytes with
+/// the high bit set, else the character.
+pub fn charout(byte: u8) -> String {
+    match byte {
+        0 => String::new(),
+        0x80.. => format!("\\{byte:03o}"),
+        ascii => char::from(ascii).to_string(),
+    }
 }
 
 /// `digits` (ASCII, no sign) times 10^-`scale` as decimal text, e.g. ("12345", 2) -> "123.45",
