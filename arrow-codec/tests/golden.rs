@@ -1083,7 +1083,6 @@ fn arrays_of_enums_composites_ranges_and_multiranges() {
 /// decoding fails inside Arrow (`StructArray::try_new` cannot give a struct without fields a
 /// length). A composite whose attributes were all dropped is the same.
 #[test]
-#[ignore = "bug: decode/nested.rs composite: StructArray::try_new fails for a composite with no attributes"]
 fn composite_without_attributes() {
     let specs = [with_shape(
         plain("e", scratch_oid("empty_t"), -1, &format!("{SCRATCH}.empty_t")),

@@ -61,6 +61,10 @@ pub(super) fn composite(col: &Column<'_>, attributes: &[(String, Kind)]) -> Resu
         };
         parse().map_err(|reason| col.invalid(row, reason))?;
     }
+    if attributes.is_empty() {
+        // A composite with no attributes (CREATE TYPE t AS ()): a struct with no fields.
+        return Ok(Arc::new(StructArray::new_empty_fields(col.rows(), col.nulls())));
+    }
     let fields: Fields = attributes.iter().map(|(name, kind)| kind.named_field(name)).collect::<Vec<_>>().into();
     let arrays = attributes
         .iter()
@@ -187,7 +191,8 @@ pub(super) fn timetz(col: &Column<'_>) -> Result<ArrayRef> {
             }
             b if b.len() == 12 => {
                 times.push(i64::from_be_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]));
-                offsets.push(-i32::from_be_bytes([b[8], b[9], b[10], b[11]]));
+                let west = i32::from_be_bytes([b[8], b[9], b[10], b[11]]);
+                offsets.push(west.checked_neg().ok_or_else(|| col.invalid(row, "timetz zone out of range"))?);
             }
             _ => return Err(col.bad_length(row, "12", field.len)),
         }

@@ -43,9 +43,10 @@ impl Elements {
 }
 
 /// Lists into one-dimensional arrays (lower bound 1).
-/// A list or large list array's values and offsets.
-fn list_parts(array: &ArrayRef) -> (&ArrayRef, Vec<usize>) {
-    match array.data_type() {
+/// The values a list or large list array's rows use, and the rows' offsets into them. A
+/// sliced list keeps all its values: only the used ones are taken (and encoded).
+fn list_parts(array: &ArrayRef) -> (ArrayRef, Vec<usize>) {
+    let (values, offsets): (&ArrayRef, Vec<usize>) = match array.data_type() {
         arrow_schema::DataType::LargeList(_) => {
             let list = array.as_list::<i64>();
             (list.values(), list.value_offsets().iter().map(|&o| o as usize).collect())
@@ -54,12 +55,14 @@ fn list_parts(array: &ArrayRef) -> (&ArrayRef, Vec<usize>) {
             let list = array.as_list::<i32>();
             (list.values(), list.value_offsets().iter().map(|&o| o as usize).collect())
         }
-    }
+    };
+    let (first, last) = (offsets[0], offsets[offsets.len() - 1]);
+    (values.slice(first, last - first), offsets.iter().map(|o| o - first).collect())
 }
 
 pub(super) fn list<'a>(array: &'a ArrayRef, element: &Target, element_oid: u32) -> Result<PreEncoded<'a>, (usize, String)> {
     let (values, offsets) = list_parts(array);
-    let elements = Elements::encode(element, values)?;
+    let elements = Elements::encode(element, &values)?;
     PreEncoded::build(array, |row, out| {
         let (first, last) = (offsets[row], offsets[row + 1]);
         let count = i32::try_from(last - first).map_err(|_| "array too long".to_string())?;
@@ -157,7 +160,12 @@ pub(super) fn timetz(array: &ArrayRef) -> Result<Box<dyn ColumnEncoder + '_>, (u
         convert: move |row| {
             let mut out = [0u8; 12];
             out[..8].copy_from_slice(&time.value(row).to_be_bytes());
-            out[8..].copy_from_slice(&(-offset.value(row)).to_be_bytes());
+            // PostgreSQL keeps zones within ±15:59:59, in seconds west of UTC.
+            let east = offset.value(row);
+            if east.unsigned_abs() >= 16 * 3600 {
+                return Err(format!("time zone offset {east} s is beyond ±15:59:59"));
+            }
+            out[8..].copy_from_slice(&(-east).to_be_bytes());
             Ok(out)
         },
     }))
@@ -246,7 +254,7 @@ pub(super) fn hstore(array: &ArrayRef) -> Result<PreEncoded<'_>, (usize, String)
 /// Lists of range structs into multiranges: the range count, then each range length-prefixed.
 pub(super) fn multirange<'a>(array: &'a ArrayRef, subtype: &Target) -> Result<PreEncoded<'a>, (usize, String)> {
     let (values, offsets) = list_parts(array);
-    let ranges = Elements::encode(&Target::Range(Box::new(subtype.clone())), values)?;
+    let ranges = Elements::encode(&Target::Range(Box::new(subtype.clone())), &values)?;
     PreEncoded::build(array, |row, out| {
         let (first, last) = (offsets[row], offsets[row + 1]);
         if (first..last).any(|i| values.is_null(i)) {
