@@ -96,5 +96,23 @@ pub enum CodecError {
     Arrow(#[from] arrow_schema::ArrowError),
 }
 
+impl CodecError {
+    /// The same error with its row index passed through `row_of` (an element's index within
+    /// a chunk's arrays turned into the row holding it).
+    pub(crate) fn with_row(mut self, row_of: impl Fn(usize) -> usize) -> Self {
+        if let CodecError::BadLength { row, .. } | CodecError::Invalid { row, .. } | CodecError::OutOfRange { row, .. } =
+            &mut self
+        {
+            *row = row_of(*row);
+        }
+        self
+    }
+}
+
+/// The row whose `offsets[row]..offsets[row + 1]` holds element `index`.
+pub(crate) fn row_of_element<T: Copy + TryInto<usize>>(offsets: &[T], index: usize) -> usize {
+    offsets.partition_point(|&start| start.try_into().is_ok_and(|start| start <= index)).saturating_sub(1)
+}
+
 /// The codec's result type.
 pub type Result<T, E = CodecError> = std::result::Result<T, E>;

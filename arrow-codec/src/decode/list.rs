@@ -11,7 +11,7 @@ use arrow_array::{ArrayRef, ListArray};
 use arrow_buffer::OffsetBuffer;
 
 use super::{decode_column, Column};
-use crate::error::Result;
+use crate::error::{row_of_element, Result};
 use crate::pg_type::Kind;
 use crate::tuple::FieldPos;
 
@@ -26,7 +26,8 @@ pub(super) fn list(col: &Column<'_>, element: &Kind) -> Result<ArrayRef> {
         let end = i32::try_from(items.len()).map_err(|_| col.out_of_range(row, "over 2^31 array elements in one batch"))?;
         offsets.push(end);
     }
-    let values = decode_column(element, &Column { chunk: col.chunk, positions: &items, spec: col.spec })?;
+    let values = decode_column(element, &Column { chunk: col.chunk, positions: &items, spec: col.spec })
+        .map_err(|e| e.with_row(|index| row_of_element(&offsets, index)))?;
     let array = ListArray::try_new(Arc::new(element.item_field()), OffsetBuffer::new(offsets.into()), values, col.nulls())?;
     Ok(Arc::new(array))
 }

@@ -11,7 +11,7 @@ use arrow_buffer::{BooleanBuffer, OffsetBuffer};
 use arrow_schema::Fields;
 
 use super::{decode_column, Column};
-use crate::error::Result;
+use crate::error::{row_of_element, Result};
 use crate::pg_type::{hstore_entries, range_fields, timetz_fields, Kind};
 use crate::tuple::FieldPos;
 
@@ -173,7 +173,7 @@ pub(super) fn multirange(col: &Column<'_>, subtype: &Kind) -> Result<ArrayRef> {
         let end = i32::try_from(parts.empty.len()).map_err(|_| col.out_of_range(row, "too many ranges in one batch"))?;
         offsets.push(end);
     }
-    let ranges = parts.finish(col, subtype, None)?;
+    let ranges = parts.finish(col, subtype, None).map_err(|e| e.with_row(|index| row_of_element(&offsets, index)))?;
     let item = Arc::new(arrow_schema::Field::new("item", arrow_array::Array::data_type(&ranges).clone(), true));
     Ok(Arc::new(ListArray::try_new(item, OffsetBuffer::new(offsets.into()), Arc::new(ranges), col.nulls())?))
 }

@@ -7,10 +7,12 @@
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Decimal128Type, Int32Type, Time64MicrosecondType};
-use arrow_array::{Array, ArrayRef, StructArray};
+use arrow_array::{make_array, Array, ArrayRef, StructArray};
+use arrow_buffer::{BooleanBufferBuilder, NullBuffer};
 
 use super::column::{ColumnEncoder, Fixed, PreEncoded};
 use super::plan::{rescale, string_values, Target};
+use crate::error::row_of_element;
 
 /// Every value of `array` in the element format, and where each one starts (plus the end).
 struct Elements {
@@ -57,12 +59,41 @@ fn list_parts(array: &ArrayRef) -> (ArrayRef, Vec<usize>) {
         }
     };
     let (first, last) = (offsets[0], offsets[offsets.len() - 1]);
-    (values.slice(first, last - first), offsets.iter().map(|o| o - first).collect())
+    let offsets: Vec<usize> = offsets.iter().map(|o| o - first).collect();
+    let values = values.slice(first, last - first);
+    let values = hide_under_nulls(&values, array.nulls(), |row| offsets[row]..offsets[row + 1]);
+    (values, offsets)
+}
+
+/// `child` with the values under NULL parent rows made NULL too: Arrow leaves them undefined,
+/// so they must not be encoded (nor fail the write). `span(row)` gives a row's child values.
+fn hide_under_nulls(
+    child: &ArrayRef,
+    parent_nulls: Option<&NullBuffer>,
+    span: impl Fn(usize) -> std::ops::Range<usize>,
+) -> ArrayRef {
+    let Some(parent_nulls) = parent_nulls.filter(|n| n.null_count() > 0) else { return child.clone() };
+    let mut valid = BooleanBufferBuilder::new(child.len());
+    match child.nulls() {
+        Some(nulls) => valid.append_buffer(nulls.inner()),
+        None => valid.append_n(child.len(), true),
+    }
+    for row in (0..parent_nulls.len()).filter(|&row| parent_nulls.is_null(row)) {
+        for i in span(row) {
+            valid.set_bit(i, false);
+        }
+    }
+    let nulls = NullBuffer::new(valid.finish());
+    match child.to_data().into_builder().nulls(Some(nulls)).build() {
+        Ok(data) => make_array(data),
+        // Cannot fail: only the validity changed, and it has the child's length.
+        Err(_) => child.clone(),
+    }
 }
 
 pub(super) fn list<'a>(array: &'a ArrayRef, element: &Target, element_oid: u32) -> Result<PreEncoded<'a>, (usize, String)> {
     let (values, offsets) = list_parts(array);
-    let elements = Elements::encode(element, &values)?;
+    let elements = Elements::encode(element, &values).map_err(|(index, reason)| (row_of_element(&offsets, index), reason))?;
     PreEncoded::build(array, |row, out| {
         let (first, last) = (offsets[row], offsets[row + 1]);
         let count = i32::try_from(last - first).map_err(|_| "array too long".to_string())?;
@@ -89,7 +120,8 @@ pub(super) fn composite<'a>(
         .iter()
         .map(|(name, target, oid)| {
             let child = fields.column_by_name(name).ok_or_else(|| (0, format!("no field {name:?}")))?;
-            Ok((Elements::encode(target, child)?, *oid))
+            let child = hide_under_nulls(child, array.nulls(), |row| row..row + 1);
+            Ok((Elements::encode(target, &child)?, *oid))
         })
         .collect::<Result<Vec<_>, (usize, String)>>()?;
     PreEncoded::build(array, |row, out| {
@@ -116,10 +148,11 @@ pub(super) const RANGE_FIELDS: [&str; 5] = ["lower", "upper", "lower_inclusive",
 pub(super) fn range<'a>(array: &'a ArrayRef, subtype: &Target) -> Result<PreEncoded<'a>, (usize, String)> {
     let fields: &StructArray = array.as_struct();
     let column = |name: &str| fields.column_by_name(name).ok_or_else(|| (0, format!("no field {name:?}")));
-    let (lower, upper) = (column("lower")?, column("upper")?);
+    let hidden = |child: &ArrayRef| hide_under_nulls(child, array.nulls(), |row| row..row + 1);
+    let (lower, upper) = (hidden(column("lower")?), hidden(column("upper")?));
     let flag = |name: &str| -> Result<_, (usize, String)> { Ok(column(name)?.as_boolean().clone()) };
     let (lower_inclusive, upper_inclusive, empty) = (flag("lower_inclusive")?, flag("upper_inclusive")?, flag("empty")?);
-    let (lowers, uppers) = (Elements::encode(subtype, lower)?, Elements::encode(subtype, upper)?);
+    let (lowers, uppers) = (Elements::encode(subtype, &lower)?, Elements::encode(subtype, &upper)?);
     PreEncoded::build(array, |row, out| {
         if empty.is_valid(row) && empty.value(row) {
             out.push(RANGE_EMPTY);
@@ -254,7 +287,8 @@ pub(super) fn hstore(array: &ArrayRef) -> Result<PreEncoded<'_>, (usize, String)
 /// Lists of range structs into multiranges: the range count, then each range length-prefixed.
 pub(super) fn multirange<'a>(array: &'a ArrayRef, subtype: &Target) -> Result<PreEncoded<'a>, (usize, String)> {
     let (values, offsets) = list_parts(array);
-    let ranges = Elements::encode(&Target::Range(Box::new(subtype.clone())), &values)?;
+    let range = Target::Range(Box::new(subtype.clone()));
+    let ranges = Elements::encode(&range, &values).map_err(|(index, reason)| (row_of_element(&offsets, index), reason))?;
     PreEncoded::build(array, |row, out| {
         let (first, last) = (offsets[row], offsets[row + 1]);
         if (first..last).any(|i| values.is_null(i)) {
