@@ -11,7 +11,7 @@ import pyarrow as pa
 import pytest
 
 import data_bridge
-from conftest import pg_column, values
+from conftest import pg_column, unique_name, values
 
 UTC = dt.timezone.utc
 
@@ -467,3 +467,29 @@ def test_param_values_dont_leak_between_queries(db):
         result = db.read_arrow("SELECT $1::int8 AS a, $2::text AS b", [i, str(i)])
         assert result.to_pydict() == {"a": [i], "b": [str(i)]}
     assert values(db.read_arrow("SELECT $1::int8 AS a", [None]).column("a")) == [None]
+
+
+def test_new_type_parameters(db, pg):
+    """oid-family ints, xid8, money from Decimal/int, ranges and bit strings from their text,
+    and a dict for hstore."""
+    table = db.read_arrow(
+        "SELECT $1::regclass AS r, $2::xid8 AS x, $3::money AS m, $4::money AS m2, $5::int4range AS rg, $6::varbit AS b",
+        [1259, 42, Decimal("12.30"), 5, "[1,5)", "1011"],
+    )
+    assert table.to_pylist() == [{
+        "r": 1259, "x": 42, "m": Decimal("12.30"), "m2": Decimal("5.00"),
+        "rg": {"lower": 1, "upper": 5, "lower_inclusive": True, "upper_inclusive": False, "empty": False},
+        "b": "1011",
+    }]
+    with pytest.raises(data_bridge.DataError, match="money"):
+        db.read_arrow("SELECT $1::money", [Decimal("1.234")])
+    if not pg.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'hstore'").fetchone():
+        pytest.skip("hstore is not available")
+    schema = unique_name("hs")
+    pg.execute(f"CREATE SCHEMA {schema}")
+    pg.execute(f"CREATE EXTENSION hstore SCHEMA {schema}")
+    try:
+        got = db.read_arrow(f"SELECT $1::{schema}.hstore AS h", [{"a": "1", "b": None, "ü": "✓"}]).column("h").to_pylist()
+        assert sorted(got[0]) == [("a", "1"), ("b", None), ("ü", "✓")]
+    finally:
+        pg.execute(f"DROP SCHEMA {schema} CASCADE")

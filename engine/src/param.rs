@@ -60,6 +60,8 @@ pub enum Value {
     Uuid([u8; 16]),
     /// An array (one dimension).
     List(Vec<Value>),
+    /// String keys to nullable string values (hstore).
+    Map(Vec<(String, Option<String>)>),
 }
 
 /// Why a value could not be encoded; turned into [`crate::Error::Param`].
@@ -144,7 +146,26 @@ fn encode(value: &Value, ty: &Type, out: &mut BytesMut) -> Result<(), String> {
         (Value::Int(i), Type::INT2) => out.put_i16(i16::try_from(*i).map_err(|_| out_of_range(*i, "smallint"))?),
         (Value::Int(i), Type::INT4) => out.put_i32(i32::try_from(*i).map_err(|_| out_of_range(*i, "integer"))?),
         (Value::Int(i), Type::INT8) => out.put_i64(*i),
-        (Value::Int(i), Type::OID) => out.put_u32(u32::try_from(*i).map_err(|_| out_of_range(*i, "oid"))?),
+        (Value::Int(i), ty) if is_oid_like(&ty) => {
+            out.put_u32(u32::try_from(*i).map_err(|_| out_of_range(*i, ty.name()))?)
+        }
+        (Value::Int(i), Type::XID8) => out.put_u64(u64::try_from(*i).map_err(|_| out_of_range(*i, "xid8"))?),
+        (Value::Int(i), Type::MONEY) => out.put_i64(i.checked_mul(100).ok_or_else(|| out_of_range(*i, "money"))?),
+        (Value::Decimal(text), Type::MONEY) => out.put_i64(money_cents(text).ok_or_else(mismatch)?),
+        (Value::Map(pairs), ty) if ty.name() == "hstore" => {
+            out.put_i32(i32::try_from(pairs.len()).map_err(|_| "too many pairs".to_string())?);
+            for (key, value) in pairs {
+                out.put_i32(i32::try_from(key.len()).map_err(|_| "key too long".to_string())?);
+                out.put_slice(key.as_bytes());
+                match value {
+                    Some(value) => {
+                        out.put_i32(i32::try_from(value.len()).map_err(|_| "value too long".to_string())?);
+                        out.put_slice(value.as_bytes());
+                    }
+                    None => out.put_i32(-1),
+                }
+            }
+        }
         (Value::Int(i), Type::FLOAT4) => out.put_f32(*i as f32),
         (Value::Int(i), Type::FLOAT8) => out.put_f64(*i as f64),
         (Value::Int(_) | Value::BigInt(_) | Value::Decimal(_), Type::NUMERIC) => {
@@ -211,6 +232,31 @@ fn encode_array(items: &[Value], ty: &Type, out: &mut BytesMut) -> Result<(), Op
     Ok(())
 }
 
+/// The oid type and its aliases (regclass, regtype, ...) and xid/cid: all a u32 on the wire.
+fn is_oid_like(ty: &Type) -> bool {
+    matches!(
+        *ty,
+        Type::OID | Type::REGPROC | Type::REGPROCEDURE | Type::REGOPER | Type::REGOPERATOR | Type::REGCLASS
+            | Type::REGTYPE | Type::REGCONFIG | Type::REGDICTIONARY | Type::REGNAMESPACE | Type::REGROLE
+            | Type::REGCOLLATION | Type::XID | Type::CID
+    )
+}
+
+/// A decimal's text as money's int64 cents, when it has at most two places.
+fn money_cents(text: &str) -> Option<i64> {
+    let (negative, digits) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    let (int, frac) = digits.split_once('.').unwrap_or((digits, ""));
+    let frac = frac.trim_end_matches('0');
+    if frac.len() > 2 || int.is_empty() && frac.is_empty() || !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let cents: i64 = format!("{int}{frac:0<2}").parse().ok()?;
+    Some(if negative { -cents } else { cents })
+}
+
 fn out_of_range(value: i64, type_name: &str) -> String {
     format!("{value} is out of range for {type_name}")
 }
@@ -248,7 +294,7 @@ fn text_of(value: &Value) -> String {
         Value::Time(micros) => time_text(*micros),
         Value::Interval { months, days, micros } => format!("{months} mons {days} days {micros} microseconds"),
         Value::Uuid(b) => uuid_text(b),
-        Value::List(_) => String::new(),
+        Value::List(_) | Value::Map(_) => String::new(),
     }
 }
 
@@ -296,6 +342,7 @@ fn describe(value: &Value) -> &'static str {
         Value::Interval { .. } => "a timedelta",
         Value::Uuid(_) => "a UUID",
         Value::List(_) => "a list",
+        Value::Map(_) => "a dict",
     }
 }
 

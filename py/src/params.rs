@@ -3,7 +3,7 @@
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{
-    PyBool, PyByteArray, PyBytes, PyDate, PyDateAccess, PyDateTime, PyDelta, PyDeltaAccess, PyFloat, PyInt, PyList,
+    PyBool, PyByteArray, PyBytes, PyDate, PyDateAccess, PyDateTime, PyDelta, PyDeltaAccess, PyDict, PyFloat, PyInt, PyList,
     PyString, PyTime, PyTimeAccess, PyTuple, PyType,
 };
 
@@ -81,6 +81,16 @@ fn to_value(obj: &Bound<'_, PyAny>) -> PyResult<Value> {
         let bytes: Vec<u8> = obj.getattr("bytes")?.extract()?;
         let bytes: [u8; 16] = bytes.try_into().map_err(|_| new_error(py, "data", "a UUID must have 16 bytes"))?;
         return Ok(Value::Uuid(bytes));
+    }
+    if let Ok(dict) = obj.cast::<PyDict>() {
+        let pairs = dict
+            .iter()
+            .map(|(key, value)| {
+                let value = if value.is_none() { None } else { Some(value.str()?.to_string()) };
+                Ok((key.str()?.to_string(), value))
+            })
+            .collect::<PyResult<_>>()?;
+        return Ok(Value::Map(pairs));
     }
     if obj.is_instance_of::<PyList>() || obj.is_instance_of::<PyTuple>() {
         return Ok(Value::List(obj.try_iter()?.map(|item| to_value(&item?)).collect::<PyResult<_>>()?));
