@@ -430,7 +430,7 @@ pub(crate) fn numeric_precision(typmod: i32) -> Option<(u8, i8)> {
     let precision = (packed >> 16) & 0xffff;
     let scale = ((packed & 0x7ff) ^ 1024) - 1024;
     let fits = (1..=76).contains(&precision) && scale <= precision && scale >= -76;
-    fits.then(|| (precision as u8, scale as i8))
+    fits.then_some((precision as u8, scale as i8))
 }
 
 impl fmt::Display for ColumnSpec {

@@ -1,4 +1,5 @@
 //! Reads against a real PostgreSQL (DATABASE_URL, default the local test database).
+#![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
 
 use std::time::{Duration, Instant};
 

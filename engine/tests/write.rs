@@ -1,4 +1,5 @@
 //! Writes against a real PostgreSQL (DATABASE_URL, default the local test database).
+#![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
 
 use std::sync::Arc;
 

@@ -103,7 +103,7 @@ impl<'a> Numeric<'a> {
     /// The value times 10^`scale` as an integer, exactly, or why that is impossible.
     ///
     /// `pow10[k]` must hold 10^k for every k where that fits `T`.
-    fn to_scaled<T: Scaled>(&self, scale: i8, pow10: &[T]) -> Result<T, String> {
+    fn to_scaled<T: Scaled>(self, scale: i8, pow10: &[T]) -> Result<T, String> {
         if let Some(special) = self.special() {
             return Err(format!("{special} does not fit a decimal column"));
         }
