@@ -86,11 +86,9 @@ fn families() -> Vec<Family> {
         family("float8", spec("v", oid::FLOAT8, -1, "double precision"), |r| {
             wire::float8(r.range(-1_000_000, 1_000_000) as f64 / 7.0)
         }),
-        family(
-            "numeric(15,2) decimal128",
-            spec("v", oid::NUMERIC, numeric_typmod(15, 2), "numeric(15,2)"),
-            |r| r.cents(10_000_000_000),
-        ),
+        family("numeric(15,2) decimal128", spec("v", oid::NUMERIC, numeric_typmod(15, 2), "numeric(15,2)"), |r| {
+            r.cents(10_000_000_000)
+        }),
         family("numeric text", spec("v", oid::NUMERIC, -1, "numeric"), |r| {
             let digits = r.range(1, 30) as usize;
             let text: String = (0..digits).map(|_| char::from(b'0' + r.below(10) as u8)).collect();
@@ -109,15 +107,9 @@ fn families() -> Vec<Family> {
         family("timestamptz", spec("v", oid::TIMESTAMPTZ, -1, "timestamp with time zone"), |r| {
             wire::micros(r.range(-3_000_000_000_000_000, 3_000_000_000_000_000))
         }),
-        family("uuid", spec("v", oid::UUID, -1, "uuid"), |r| {
-            [r.next().to_be_bytes(), r.next().to_be_bytes()].concat()
-        }),
+        family("uuid", spec("v", oid::UUID, -1, "uuid"), |r| [r.next().to_be_bytes(), r.next().to_be_bytes()].concat()),
         family("interval", spec("v", oid::INTERVAL, -1, "interval"), |r| {
-            wire::interval(
-                r.range(-86_400_000_000, 86_400_000_000),
-                r.range(-30, 30) as i32,
-                r.range(-24, 24) as i32,
-            )
+            wire::interval(r.range(-86_400_000_000, 86_400_000_000), r.range(-30, 30) as i32, r.range(-24, 24) as i32)
         }),
     ]
 }
@@ -206,13 +198,9 @@ fn bench_lineitem(c: &mut Criterion) {
     group.sample_size(10);
     group.throughput(Throughput::Bytes(total as u64));
     group.bench_function("sequential", |b| {
-        b.iter(|| {
-            chunks.iter().map(|chunk| decoder.decode(black_box(chunk)).expect("decodes")).collect::<Vec<_>>()
-        })
+        b.iter(|| chunks.iter().map(|chunk| decoder.decode(black_box(chunk)).expect("decodes")).collect::<Vec<_>>())
     });
-    group.bench_function("decode_all", |b| {
-        b.iter(|| decode_all(&decoder, black_box(&chunks)).expect("decodes"))
-    });
+    group.bench_function("decode_all", |b| b.iter(|| decode_all(&decoder, black_box(&chunks)).expect("decodes")));
     group.finish();
 }
 

@@ -100,8 +100,9 @@ impl CodecError {
     /// The same error with its row index passed through `row_of` (an element's index within
     /// a chunk's arrays turned into the row holding it).
     pub(crate) fn with_row(mut self, row_of: impl Fn(usize) -> usize) -> Self {
-        if let CodecError::BadLength { row, .. } | CodecError::Invalid { row, .. } | CodecError::OutOfRange { row, .. } =
-            &mut self
+        if let CodecError::BadLength { row, .. }
+        | CodecError::Invalid { row, .. }
+        | CodecError::OutOfRange { row, .. } = &mut self
         {
             *row = row_of(*row);
         }

@@ -92,7 +92,9 @@ pub fn narrow_numerics(schema: SchemaRef, batches: Vec<RecordBatch>) -> Result<(
         .fields()
         .iter()
         .enumerate()
-        .filter(|(_, f)| f.data_type() == &DataType::Utf8 && f.metadata().get(PG_TYPE_KEY).map(String::as_str) == Some("numeric"))
+        .filter(|(_, f)| {
+            f.data_type() == &DataType::Utf8 && f.metadata().get(PG_TYPE_KEY).map(String::as_str) == Some("numeric")
+        })
         .map(|(i, _)| i)
         .collect();
     let mut fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();

@@ -222,7 +222,10 @@ pub(crate) enum Kind {
     Oid,
     Float4,
     Float8,
-    Decimal { precision: u8, scale: i8 },
+    Decimal {
+        precision: u8,
+        scale: i8,
+    },
     NumericText,
     NumericFloat,
     /// text, varchar, bpchar, name, json, and every type the server sends as text.
@@ -306,9 +309,19 @@ impl Kind {
             oid::UUID if options.uuid_as_string => Kind::UuidText,
             oid::UUID => Kind::Uuid,
             oid::CHAR => Kind::Char,
-            oid::REGPROC | oid::XID | oid::CID | oid::REGPROCEDURE | oid::REGOPER | oid::REGOPERATOR
-            | oid::REGCLASS | oid::REGTYPE | oid::REGCONFIG | oid::REGDICTIONARY | oid::REGNAMESPACE
-            | oid::REGROLE | oid::REGCOLLATION => Kind::Oid,
+            oid::REGPROC
+            | oid::XID
+            | oid::CID
+            | oid::REGPROCEDURE
+            | oid::REGOPER
+            | oid::REGOPERATOR
+            | oid::REGCLASS
+            | oid::REGTYPE
+            | oid::REGCONFIG
+            | oid::REGDICTIONARY
+            | oid::REGNAMESPACE
+            | oid::REGROLE
+            | oid::REGCOLLATION => Kind::Oid,
             oid::XID8 => Kind::UInt64,
             oid::MONEY => Kind::Money,
             oid::BIT | oid::VARBIT => Kind::Bits,
@@ -342,9 +355,9 @@ impl Kind {
             ),
             Kind::Range(ref subtype) => DataType::Struct(range_fields(subtype).into()),
             Kind::Hstore => DataType::Map(Arc::new(hstore_entries()), false),
-            Kind::Multirange(ref subtype) => DataType::List(Arc::new(
-                Field::new("item", DataType::Struct(range_fields(subtype).into()), true),
-            )),
+            Kind::Multirange(ref subtype) => {
+                DataType::List(Arc::new(Field::new("item", DataType::Struct(range_fields(subtype).into()), true)))
+            }
             Kind::Bytea => DataType::Binary,
             Kind::Date => DataType::Date32,
             Kind::Time => DataType::Time64(TimeUnit::Microsecond),
@@ -473,7 +486,9 @@ mod tests {
         let options = DecodeOptions::default();
         let numeric_array = Kind::of(&spec(1231, ((10 << 16) | 2) + 4), &options).unwrap();
         assert_eq!(numeric_array, Kind::List(Box::new(Kind::Decimal { precision: 10, scale: 2 })));
-        assert!(matches!(numeric_array.data_type(), DataType::List(f) if f.data_type() == &DataType::Decimal128(10, 2)));
+        assert!(
+            matches!(numeric_array.data_type(), DataType::List(f) if f.data_type() == &DataType::Decimal128(10, 2))
+        );
         assert!(needs_text_cast(&spec(1041 /* inet[] */, -1), &options));
     }
 

@@ -15,9 +15,7 @@ use arrow_array::types::{
 use arrow_array::{Array, ArrayRef, ArrowPrimitiveType, RecordBatch};
 use arrow_buffer::IntervalMonthDayNano;
 use arrow_schema::{DataType, Field, Fields, IntervalUnit, TimeUnit};
-use data_bridge_arrow_codec::{
-    copy_format, oid, CodecError, ColumnSpec, DecodeOptions, Decoder, Shape, PG_TYPE_KEY,
-};
+use data_bridge_arrow_codec::{copy_format, oid, CodecError, ColumnSpec, DecodeOptions, Decoder, Shape, PG_TYPE_KEY};
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -63,10 +61,7 @@ fn try_decode(name: &str, columns: &[Col], options: &DecodeOptions) -> Result<Re
     let header = copy_format::header_len(&stream).expect("PostgreSQL's header");
     assert_eq!(header, 19, "{name}: header length");
     assert!(stream.ends_with(&copy_format::TRAILER), "{name}: trailer");
-    let specs = columns
-        .iter()
-        .map(|c| ColumnSpec::new(c.name, c.type_oid, c.typmod, c.pg_type))
-        .collect();
+    let specs = columns.iter().map(|c| ColumnSpec::new(c.name, c.type_oid, c.typmod, c.pg_type)).collect();
     Decoder::new(specs, options).decode(&stream[header..])
 }
 
@@ -183,19 +178,16 @@ fn floats_keep_nan_infinities_and_negative_zero() {
     );
     // Compared bit for bit, so -0 and NaN are checked too.
     let f4 = |v: f32| v.to_bits() as u64;
-    let expected_f4 =
-        [1.5, -0.0, f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 0.1, f32::MAX, f32::from_bits(1)];
+    let expected_f4 = [1.5, -0.0, f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 0.1, f32::MAX, f32::from_bits(1)];
     assert_eq!(floats_bits::<Float32Type>(&batch, 0, f4), then_null(&expected_f4.map(f4)));
     let f8 = |v: f64| v.to_bits();
-    let expected_f8 =
-        [1.5, -0.0, f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 0.1, f64::MAX, f64::from_bits(1)];
+    let expected_f8 = [1.5, -0.0, f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 0.1, f64::MAX, f64::from_bits(1)];
     assert_eq!(floats_bits::<Float64Type>(&batch, 1, f8), then_null(&expected_f8.map(f8)));
 }
 
 #[test]
 fn numeric_15_2_is_decimal128() {
-    let numeric =
-        || [col("x", oid::NUMERIC, numeric_typmod(15, 2), "numeric(15,2)", DataType::Decimal128(15, 2))];
+    let numeric = || [col("x", oid::NUMERIC, numeric_typmod(15, 2), "numeric(15,2)", DataType::Decimal128(15, 2))];
     let batch = decode("numeric_15_2", &numeric());
     let unscaled = [0, 150, -12345, 1, -1, 999_999_999_999_999, -999_999_999_999_999, 100_000_000, 1_234_568];
     assert_eq!(primitives::<Decimal128Type>(&batch, 0), then_null(&unscaled));
@@ -248,8 +240,7 @@ fn unconstrained_numeric_as_float64() {
         "-Infinity" => f64::NEG_INFINITY,
         _ => text.parse().expect("a number"),
     };
-    let expected: Vec<_> =
-        golden_text("numeric").iter().map(|t| t.as_deref().map(|t| nearest(t).to_bits())).collect();
+    let expected: Vec<_> = golden_text("numeric").iter().map(|t| t.as_deref().map(|t| nearest(t).to_bits())).collect();
     assert_eq!(floats_bits::<Float64Type>(&batch, 0, f64::to_bits), expected);
     let values = batch.column(0).as_primitive::<Float64Type>();
     assert_eq!((values.value(5), values.value(11), values.value(15)), (1.5, -0.00001234, 9.99e300));
@@ -309,10 +300,8 @@ fn dates_as_days_since_1970() {
 
 #[test]
 fn time_of_day_in_micros() {
-    let batch = decode(
-        "time",
-        &[col("t", oid::TIME, -1, "time without time zone", DataType::Time64(TimeUnit::Microsecond))],
-    );
+    let batch =
+        decode("time", &[col("t", oid::TIME, -1, "time without time zone", DataType::Time64(TimeUnit::Microsecond))]);
     let micros = [0, 45_296_789_012, 86_399_999_999, 86_400_000_000];
     assert_eq!(primitives::<Time64MicrosecondType>(&batch, 0), then_null(&micros));
 }
@@ -357,10 +346,8 @@ fn timestamps_as_micros_since_1970() {
 
 #[test]
 fn intervals_keep_months_days_and_time_apart() {
-    let batch = decode(
-        "interval",
-        &[col("x", oid::INTERVAL, -1, "interval", DataType::Interval(IntervalUnit::MonthDayNano))],
-    );
+    let batch =
+        decode("interval", &[col("x", oid::INTERVAL, -1, "interval", DataType::Interval(IntervalUnit::MonthDayNano))]);
     let iv = IntervalMonthDayNano::new;
     let expected = [
         iv(14, 3, 14_706_789_000_000), // 1 year 2 mons 3 days 04:05:06.789
@@ -378,10 +365,8 @@ fn intervals_keep_months_days_and_time_apart() {
 #[test]
 fn uuid_is_fixed_size_binary_with_extension() {
     let batch = decode("uuid", &[col("u", oid::UUID, -1, "uuid", DataType::FixedSizeBinary(16))]);
-    let values: Vec<_> =
-        batch.column(0).as_fixed_size_binary().iter().map(|v| v.map(<[u8]>::to_vec)).collect();
-    let first =
-        [0xa0, 0xee, 0xbc, 0x99, 0x9c, 0x0b, 0x4e, 0xf8, 0xbb, 0x6d, 0x6b, 0xb9, 0xbd, 0x38, 0x0a, 0x11];
+    let values: Vec<_> = batch.column(0).as_fixed_size_binary().iter().map(|v| v.map(<[u8]>::to_vec)).collect();
+    let first = [0xa0, 0xee, 0xbc, 0x99, 0x9c, 0x0b, 0x4e, 0xf8, 0xbb, 0x6d, 0x6b, 0xb9, 0xbd, 0x38, 0x0a, 0x11];
     assert_eq!(values, then_null(&[first.to_vec(), vec![0; 16], vec![0xff; 16]]));
     let schema = batch.schema();
     let metadata = schema.field(0).metadata();
@@ -409,8 +394,7 @@ fn values_beyond_arrow_are_out_of_range_errors() {
 #[test]
 fn numeric_special_values_do_not_fit_decimals() {
     // NaN in a decimal column: an error that names the options that can read it.
-    let columns =
-        [col("x", oid::NUMERIC, numeric_typmod(38, 10), "numeric(38,10)", DataType::Decimal128(38, 10))];
+    let columns = [col("x", oid::NUMERIC, numeric_typmod(38, 10), "numeric(38,10)", DataType::Decimal128(38, 10))];
     match try_decode("numeric", &columns, &DecodeOptions::default()) {
         Err(CodecError::OutOfRange { row: 0, reason, .. }) => assert!(reason.contains("float64"), "{reason}"),
         other => panic!("expected OutOfRange, got {other:?}"),
@@ -476,9 +460,7 @@ fn unescape_copy_text(field: &str) -> String {
 /// The rows of `NAME.txt`: one `x::text` per column, `None` for NULL.
 fn golden_rows(name: &str) -> Vec<Vec<Option<String>>> {
     let text = String::from_utf8(read_golden(&format!("{name}.txt"))).expect("utf-8");
-    text.lines()
-        .map(|line| line.split('\t').map(|f| (f != "\\N").then(|| unescape_copy_text(f))).collect())
-        .collect()
+    text.lines().map(|line| line.split('\t').map(|f| (f != "\\N").then(|| unescape_copy_text(f))).collect()).collect()
 }
 
 /// Column `column` of `NAME.txt`.
@@ -886,8 +868,8 @@ fn ranges_are_structs_of_bounds_and_flags() {
     let specs = range_specs();
     let micros = DataType::Timestamp(TimeUnit::Microsecond, None);
     let micros_utc = DataType::Timestamp(TimeUnit::Microsecond, Some(Arc::from("UTC")));
-    let types = [DataType::Int32, DataType::Int64, DataType::Utf8, DataType::Date32, micros, micros_utc]
-        .map(range_type);
+    let types =
+        [DataType::Int32, DataType::Int64, DataType::Utf8, DataType::Date32, micros, micros_utc].map(range_type);
     let batch = decode_specs("range", &with_types(&specs, &types), &DecodeOptions::default());
     assert_text_matches("range", &batch, &specs);
 
@@ -978,12 +960,12 @@ fn timetz_is_time_and_offset_east() {
     let offsets: Vec<_> = parts.column(1).as_primitive::<Int32Type>().values().to_vec();
     let expected = [
         (0, 0),
-        (45_296_789_012, 19_800),       // 12:34:56.789012+05:30
-        (86_399_999_999, -57_540),      // 23:59:59.999999-15:59
-        (86_400_000_000, 57_540),       // 24:00:00+15:59
-        (14_706_000_000, -28_800),      // 04:05:06-08
-        (3_723_000_000, 3_723),         // 01:02:03+01:02:03
-        (43_200_000_000, -57_599),      // 12:00:00-15:59:59
+        (45_296_789_012, 19_800),  // 12:34:56.789012+05:30
+        (86_399_999_999, -57_540), // 23:59:59.999999-15:59
+        (86_400_000_000, 57_540),  // 24:00:00+15:59
+        (14_706_000_000, -28_800), // 04:05:06-08
+        (3_723_000_000, 3_723),    // 01:02:03+01:02:03
+        (43_200_000_000, -57_599), // 12:00:00-15:59:59
     ];
     assert_eq!(times[..7].iter().copied().zip(offsets[..7].iter().copied()).collect::<Vec<_>>(), expected);
     assert!(parts.is_null(7));

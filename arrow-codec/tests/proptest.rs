@@ -18,8 +18,7 @@ use arrow_array::types::{Decimal128Type, Decimal256Type, Int32Type};
 use arrow_array::{
     Array, ArrayRef, BinaryArray, BooleanArray, Date32Array, DictionaryArray, FixedSizeBinaryArray, Float32Array,
     Float64Array, Int16Array, Int32Array, Int64Array, IntervalMonthDayNanoArray, ListArray, PrimitiveArray,
-    RecordBatch, StringArray, StructArray, Time64MicrosecondArray, TimestampMicrosecondArray, UInt32Array,
-    UInt64Array,
+    RecordBatch, StringArray, StructArray, Time64MicrosecondArray, TimestampMicrosecondArray, UInt32Array, UInt64Array,
 };
 use arrow_buffer::{i256, IntervalMonthDayNano, NullBuffer, OffsetBuffer};
 use arrow_schema::{DataType, Field, Fields, Schema};
@@ -57,13 +56,7 @@ struct Column {
 ///
 /// `encode` writes a value's binary format; `expected` builds the Arrow array the column must
 /// decode to from the same values.
-fn column_of<T, S, E, X>(
-    spec: ColumnSpec,
-    values: S,
-    encode: E,
-    expected: X,
-    rows: usize,
-) -> BoxedStrategy<Column>
+fn column_of<T, S, E, X>(spec: ColumnSpec, values: S, encode: E, expected: X, rows: usize) -> BoxedStrategy<Column>
 where
     T: Debug + Clone + 'static,
     S: Strategy<Value = T> + 'static,
@@ -158,8 +151,7 @@ fn decimal128(rows: usize) -> BoxedStrategy<Column> {
                 wire::numeric(&spell(decimal_text(v < 0, &v.unsigned_abs().to_string(), s as i32), spelling))
             };
             let expected = move |v: Vec<Option<(i128, Spelling)>>| {
-                let values: PrimitiveArray<Decimal128Type> =
-                    v.into_iter().map(|v| v.map(|(v, _)| v)).collect();
+                let values: PrimitiveArray<Decimal128Type> = v.into_iter().map(|v| v.map(|(v, _)| v)).collect();
                 array(values.with_precision_and_scale(p, s).expect("valid precision"))
             };
             let pg_type = format!("numeric({p},{s})");
@@ -179,11 +171,9 @@ fn decimal256(rows: usize) -> BoxedStrategy<Column> {
     (39u8..=76)
         .prop_flat_map(|p| (Just(p), 0i8..=p as i8))
         .prop_flat_map(move |(p, s)| {
-            let values =
-                (any::<bool>(), proptest::string::string_regex(&format!("[0-9]{{1,{p}}}")).expect("regex"));
-            let encode = move |(negative, digits): &(bool, String)| {
-                wire::numeric(&decimal_text(*negative, digits, s as i32))
-            };
+            let values = (any::<bool>(), proptest::string::string_regex(&format!("[0-9]{{1,{p}}}")).expect("regex"));
+            let encode =
+                move |(negative, digits): &(bool, String)| wire::numeric(&decimal_text(*negative, digits, s as i32));
             let expected = move |v: Vec<Option<(bool, String)>>| {
                 let values: PrimitiveArray<Decimal256Type> = v
                     .into_iter()
@@ -230,9 +220,7 @@ fn spelling() -> impl Strategy<Value = Spelling> {
 fn spell(text: String, spelling: Spelling) -> String {
     match spelling {
         Spelling::AsIs => text,
-        Spelling::Trimmed if text.contains('.') => {
-            text.trim_end_matches('0').trim_end_matches('.').to_string()
-        }
+        Spelling::Trimmed if text.contains('.') => text.trim_end_matches('0').trim_end_matches('.').to_string(),
         Spelling::Trimmed => text,
         Spelling::Padded if text.contains('.') => format!("{text}000"),
         Spelling::Padded => format!("{text}.000"),
@@ -345,8 +333,7 @@ fn any_column(rows: usize) -> BoxedStrategy<Column> {
             pg_timestamp(),
             |&v| wire::micros(v),
             |v| array(
-                TimestampMicrosecondArray::from_iter(v.into_iter().map(|t| t.map(timestamp_us)))
-                    .with_timezone("UTC")
+                TimestampMicrosecondArray::from_iter(v.into_iter().map(|t| t.map(timestamp_us))).with_timezone("UTC")
             ),
             rows
         ),
@@ -363,9 +350,7 @@ fn any_column(rows: usize) -> BoxedStrategy<Column> {
             spec("u", oid::UUID, -1, "uuid"),
             any::<[u8; 16]>(),
             |v| v.to_vec(),
-            |v| array(
-                FixedSizeBinaryArray::try_from_sparse_iter_with_size(v.into_iter(), 16).expect("uuids")
-            ),
+            |v| array(FixedSizeBinaryArray::try_from_sparse_iter_with_size(v.into_iter(), 16).expect("uuids")),
             rows
         ),
         column_of(
@@ -413,8 +398,7 @@ impl Table {
 }
 
 fn table(max_rows: usize) -> impl Strategy<Value = Table> {
-    (0..=max_rows)
-        .prop_flat_map(|rows| vec(any_column(rows), 1..=6).prop_map(move |columns| Table { rows, columns }))
+    (0..=max_rows).prop_flat_map(|rows| vec(any_column(rows), 1..=6).prop_map(move |columns| Table { rows, columns }))
 }
 
 /// Row boundaries `0 = b0 <= b1 <= ... <= rows`, from random cut points (empty chunks included).
@@ -444,8 +428,8 @@ fn decimal_string() -> impl Strategy<Value = String> {
             let exponent = exponent.map(|(e, sign, n)| format!("{e}{sign}{n}")).unwrap_or_default();
             format!("{sign}{int}{frac}{exponent}")
         });
-    let special = select(&["NaN", "nan", "Infinity", "-Infinity", "+Infinity", "inf", "-inf"][..])
-        .prop_map(str::to_string);
+    let special =
+        select(&["NaN", "nan", "Infinity", "-Infinity", "+Infinity", "inf", "-inf"][..]).prop_map(str::to_string);
     prop_oneof![12 => finite, 1 => special]
 }
 
@@ -615,8 +599,8 @@ fn decoders() -> Vec<Decoder> {
         spec("u", oid::UUID, -1, "uuid"),
         spec("x", 869, -1, "inet"),
     ];
-    let options = ["decimal", "float64", "string"]
-        .map(|o| DecodeOptions::from_pairs([("numeric", o)]).expect("option"));
+    let options =
+        ["decimal", "float64", "string"].map(|o| DecodeOptions::from_pairs([("numeric", o)]).expect("option"));
     let mut decoders: Vec<Decoder> = Vec::new();
     for option in &options {
         decoders.push(Decoder::new(columns.clone(), option));
@@ -909,14 +893,13 @@ fn any_ty(depth: u32) -> BoxedStrategy<Ty> {
 /// A bound of a range over `subtype` (never NULL).
 fn range_value(subtype: &Ty, empty: bool) -> BoxedStrategy<RangeValue> {
     let bound = || proptest::option::of(non_null_value(subtype).prop_map(Box::new));
-    let bounds = (bound(), any::<bool>(), bound(), any::<bool>()).prop_map(|(lower, li, upper, ui)| {
-        RangeValue::Bounds {
+    let bounds =
+        (bound(), any::<bool>(), bound(), any::<bool>()).prop_map(|(lower, li, upper, ui)| RangeValue::Bounds {
             lower_inclusive: li && lower.is_some(),
             upper_inclusive: ui && upper.is_some(),
             lower,
             upper,
-        }
-    });
+        });
     if empty {
         prop_oneof![1 => Just(RangeValue::Empty), 5 => bounds].boxed()
     } else {
@@ -994,10 +977,9 @@ fn wire_value(ty: &Ty, value: &Value) -> Option<Vec<u8>> {
                 })
                 .collect::<Vec<_>>(),
         ),
-        (Ty::Array(element), Value::List(items)) => wire::array(
-            element.oid_and_name().0,
-            &items.iter().map(|v| wire_value(element, v)).collect::<Vec<_>>(),
-        ),
+        (Ty::Array(element), Value::List(items)) => {
+            wire::array(element.oid_and_name().0, &items.iter().map(|v| wire_value(element, v)).collect::<Vec<_>>())
+        }
         (ty, value) => panic!("{value:?} is not a {ty:?}"),
     };
     Some(bytes)
@@ -1058,9 +1040,8 @@ fn range_array(subtype: &Ty, ranges: &[Option<&RangeValue>]) -> ArrayRef {
         Field::new("lower", lower.data_type().clone(), true),
         Field::new("upper", upper.data_type().clone(), true),
     ];
-    fields.extend(
-        ["lower_inclusive", "upper_inclusive", "empty"].map(|name| Field::new(name, DataType::Boolean, false)),
-    );
+    fields
+        .extend(["lower_inclusive", "upper_inclusive", "empty"].map(|name| Field::new(name, DataType::Boolean, false)));
     let mut children = vec![lower, upper];
     children.extend(flags.into_iter().map(|f| array(BooleanArray::from(f))));
     let valid: Vec<bool> = ranges.iter().map(Option::is_some).collect();
@@ -1231,14 +1212,10 @@ fn nested_column(ty: Ty, rows: usize) -> BoxedStrategy<NestedColumn> {
 /// 1 to 4 columns of random (nested) types, as a `Table` of the decode tests.
 fn nested_table(max_rows: usize, depth: u32) -> impl Strategy<Value = Table> {
     (0..=max_rows, vec(any_ty(depth), 1..=4)).prop_flat_map(|(rows, types)| {
-        types
-            .into_iter()
-            .map(|ty| nested_column(ty, rows))
-            .collect::<Vec<_>>()
-            .prop_map(move |columns| Table {
-                rows,
-                columns: columns.iter().enumerate().map(|(i, c)| c.to_column(i)).collect(),
-            })
+        types.into_iter().map(|ty| nested_column(ty, rows)).collect::<Vec<_>>().prop_map(move |columns| Table {
+            rows,
+            columns: columns.iter().enumerate().map(|(i, c)| c.to_column(i)).collect(),
+        })
     })
 }
 
@@ -1345,10 +1322,8 @@ fn depth_of(ty: &Ty) -> usize {
 /// A table of one deeply nested column (and an int4, so tuples have two fields).
 fn deep_table(max_rows: usize, depth: usize) -> impl Strategy<Value = Table> {
     (0..=max_rows).prop_flat_map(move |rows| {
-        (nested_column(deep_ty(depth), rows), nested_column(Ty::Int4, rows)).prop_map(move |(deep, int)| Table {
-            rows,
-            columns: vec![deep.to_column(0), int.to_column(1)],
-        })
+        (nested_column(deep_ty(depth), rows), nested_column(Ty::Int4, rows))
+            .prop_map(move |(deep, int)| Table { rows, columns: vec![deep.to_column(0), int.to_column(1)] })
     })
 }
 

@@ -98,10 +98,7 @@ fn malformed_values_are_errors_naming_column_and_row() {
         match decode(spec.clone(), &values) {
             Err(e) if expect.matches(&e) => {
                 let message = e.to_string();
-                assert!(
-                    message.contains(&spec.name) && message.contains(&spec.pg_type),
-                    "{label}: {message}"
-                );
+                assert!(message.contains(&spec.name) && message.contains(&spec.pg_type), "{label}: {message}");
             }
             other => panic!("{label}: expected {expect:?}, got {other:?}"),
         }
@@ -118,10 +115,7 @@ fn bad_framing_is_an_error() {
 
     let mut three_fields = Vec::new();
     push_tuple(&mut three_fields, [None, None, None].into_iter());
-    assert!(matches!(
-        decoder.decode(&three_fields),
-        Err(CodecError::FieldCount { row: 0, expected: 2, got: 3 })
-    ));
+    assert!(matches!(decoder.decode(&three_fields), Err(CodecError::FieldCount { row: 0, expected: 2, got: 3 })));
 
     let mut after_trailer = row.clone();
     after_trailer.extend_from_slice(&copy_format::TRAILER);
@@ -206,12 +200,8 @@ fn unknown_types_arrive_as_text() {
 #[test]
 fn any_nonzero_byte_is_true() {
     // PostgreSQL's boolrecv reads any non-zero byte as true.
-    let batch =
-        decode(spec("b", oid::BOOL, -1, "boolean"), &[Some(&[0]), Some(&[1]), Some(&[2])]).expect("bools");
-    assert_eq!(
-        batch.column(0).as_boolean().iter().collect::<Vec<_>>(),
-        vec![Some(false), Some(true), Some(true)]
-    );
+    let batch = decode(spec("b", oid::BOOL, -1, "boolean"), &[Some(&[0]), Some(&[1]), Some(&[2])]).expect("bools");
+    assert_eq!(batch.column(0).as_boolean().iter().collect::<Vec<_>>(), vec![Some(false), Some(true), Some(true)]);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -61,11 +61,7 @@ impl Database {
         let mut pg_config = config::resolve(url)?;
         pg_config.connect_timeout(options.connect_timeout);
         let target = config::target(&pg_config);
-        let manager = Manager::from_config(
-            pg_config,
-            NoTls,
-            ManagerConfig { recycling_method: RecyclingMethod::Fast },
-        );
+        let manager = Manager::from_config(pg_config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
         let pool = Pool::builder(manager)
             .max_size(options.max_connections.max(1))
             .runtime(Runtime::Tokio1)
@@ -73,9 +69,7 @@ impl Database {
             .create_timeout(Some(options.connect_timeout))
             .build()
             .map_err(|e| Error::Config(e.to_string()))?;
-        let database = Database {
-            inner: Arc::new(Inner { pool, target, type_names: Mutex::new(HashMap::new()) }),
-        };
+        let database = Database { inner: Arc::new(Inner { pool, target, type_names: Mutex::new(HashMap::new()) }) };
         drop(database.acquire().await?);
         Ok(database)
     }

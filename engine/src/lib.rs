@@ -21,8 +21,8 @@ mod database;
 mod error;
 mod param;
 mod read;
-mod shape;
 pub mod runtime;
+mod shape;
 pub mod sql;
 mod write;
 
@@ -30,5 +30,5 @@ pub use database::{Database, PoolOptions};
 pub use error::{Error, Result};
 pub use param::Value;
 pub use read::{ReadOptions, ReadStream};
-pub use write::{TableName, WriteMode, WriteOptions};
 pub use tokio_postgres::error::{DbError, ErrorPosition};
+pub use write::{TableName, WriteMode, WriteOptions};

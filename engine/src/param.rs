@@ -173,7 +173,9 @@ fn encode(value: &Value, ty: &Type, out: &mut BytesMut) -> Result<(), String> {
             numeric_from_str(&text_of(value), &mut buf)?;
             out.put_slice(&buf);
         }
-        (Value::BigInt(text), Type::INT2 | Type::INT4 | Type::INT8) => return Err(format!("{text} is out of range for {}", ty.name())),
+        (Value::BigInt(text), Type::INT2 | Type::INT4 | Type::INT8) => {
+            return Err(format!("{text} is out of range for {}", ty.name()))
+        }
         (Value::Float(f), Type::FLOAT4) => out.put_f32(*f as f32),
         (Value::Float(f), Type::FLOAT8) => out.put_f64(*f),
         (Value::Float(f), Type::NUMERIC) => {
@@ -183,11 +185,17 @@ fn encode(value: &Value, ty: &Type, out: &mut BytesMut) -> Result<(), String> {
         }
         (Value::Decimal(text), Type::FLOAT4 | Type::FLOAT8) => {
             let f: f64 = text.parse().map_err(|_| mismatch())?;
-            if *ty == Type::FLOAT4 { out.put_f32(f as f32) } else { out.put_f64(f) }
+            if *ty == Type::FLOAT4 {
+                out.put_f32(f as f32)
+            } else {
+                out.put_f64(f)
+            }
         }
         (Value::Bytes(b), Type::BYTEA) => out.put_slice(b),
         (Value::Date(days), Type::DATE) => out.put_i32(days - EPOCH_DAYS),
-        (Value::Date(days), Type::TIMESTAMP | Type::TIMESTAMPTZ) => out.put_i64(*days as i64 * 86_400_000_000 - EPOCH_MICROS),
+        (Value::Date(days), Type::TIMESTAMP | Type::TIMESTAMPTZ) => {
+            out.put_i64(*days as i64 * 86_400_000_000 - EPOCH_MICROS)
+        }
         (Value::Timestamp { micros, .. }, Type::TIMESTAMP | Type::TIMESTAMPTZ) => out.put_i64(micros - EPOCH_MICROS),
         (Value::Timestamp { micros, aware: false }, Type::DATE) if micros.rem_euclid(86_400_000_000) == 0 => {
             out.put_i32((micros.div_euclid(86_400_000_000)) as i32 - EPOCH_DAYS)
@@ -236,9 +244,20 @@ fn encode_array(items: &[Value], ty: &Type, out: &mut BytesMut) -> Result<(), Op
 fn is_oid_like(ty: &Type) -> bool {
     matches!(
         *ty,
-        Type::OID | Type::REGPROC | Type::REGPROCEDURE | Type::REGOPER | Type::REGOPERATOR | Type::REGCLASS
-            | Type::REGTYPE | Type::REGCONFIG | Type::REGDICTIONARY | Type::REGNAMESPACE | Type::REGROLE
-            | Type::REGCOLLATION | Type::XID | Type::CID
+        Type::OID
+            | Type::REGPROC
+            | Type::REGPROCEDURE
+            | Type::REGOPER
+            | Type::REGOPERATOR
+            | Type::REGCLASS
+            | Type::REGTYPE
+            | Type::REGCONFIG
+            | Type::REGDICTIONARY
+            | Type::REGNAMESPACE
+            | Type::REGROLE
+            | Type::REGCOLLATION
+            | Type::XID
+            | Type::CID
     )
 }
 
@@ -250,7 +269,10 @@ fn money_cents(text: &str) -> Option<i64> {
     };
     let (int, frac) = digits.split_once('.').unwrap_or((digits, ""));
     let frac = frac.trim_end_matches('0');
-    if frac.len() > 2 || int.is_empty() && frac.is_empty() || !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit()) {
+    if frac.len() > 2
+        || int.is_empty() && frac.is_empty()
+        || !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit())
+    {
         return None;
     }
     let cents: i64 = format!("{int}{frac:0<2}").parse().ok()?;
@@ -265,7 +287,11 @@ fn float_text(f: f64) -> String {
     if f.is_nan() {
         "NaN".into()
     } else if f.is_infinite() {
-        if f > 0.0 { "Infinity".into() } else { "-Infinity".into() }
+        if f > 0.0 {
+            "Infinity".into()
+        } else {
+            "-Infinity".into()
+        }
     } else {
         format!("{f:?}")
     }

@@ -117,7 +117,12 @@ enum Source {
 }
 
 impl ReadTask {
-    async fn run(self, client: Object, schema_tx: oneshot::Sender<Result<SchemaRef>>, mut cancelled: oneshot::Receiver<()>) {
+    async fn run(
+        self,
+        client: Object,
+        schema_tx: oneshot::Sender<Result<SchemaRef>>,
+        mut cancelled: oneshot::Receiver<()>,
+    ) {
         let prepared = tokio::select! {
             prepared = self.prepare(&client) => prepared,
             _ = &mut cancelled => return settle(client).await,
@@ -153,14 +158,15 @@ impl ReadTask {
         if statement.params().len() != self.params.len() {
             return Err(Error::ParamCount { expected: statement.params().len(), got: self.params.len() });
         }
-        let types: Vec<(u32, i32)> =
-            statement.columns().iter().map(|c| (c.type_().oid(), c.type_modifier())).collect();
+        let types: Vec<(u32, i32)> = statement.columns().iter().map(|c| (c.type_().oid(), c.type_modifier())).collect();
         let infos = self.db.type_info(client, &types).await?;
         let specs: Vec<ColumnSpec> = statement
             .columns()
             .iter()
             .zip(&infos)
-            .map(|(column, info)| shape::column_spec(column.name(), column.type_(), column.type_modifier(), info.name.clone()))
+            .map(|(column, info)| {
+                shape::column_spec(column.name(), column.type_(), column.type_modifier(), info.name.clone())
+            })
             .collect();
         // Types without a native decoder come back through their output function, as text.
         let as_text: Vec<Option<&str>> = specs
@@ -255,7 +261,11 @@ impl<'a> Chunker<'a> {
         self.chunk.extend_from_slice(row);
         self.rows += 1;
         // With an explicit batch_rows, only the row count cuts (up to a 1 GiB safety limit).
-        let full = if self.batch_rows == MAX_BATCH_ROWS { self.chunk.len() >= CHUNK_BYTES } else { self.chunk.len() >= 1 << 30 };
+        let full = if self.batch_rows == MAX_BATCH_ROWS {
+            self.chunk.len() >= CHUNK_BYTES
+        } else {
+            self.chunk.len() >= 1 << 30
+        };
         if full || self.rows == self.batch_rows {
             self.flush().await?;
         }
@@ -317,4 +327,3 @@ async fn settle(client: Object) {
         drop(Object::take(client));
     }
 }
-

@@ -105,15 +105,20 @@ impl Database {
         // A column of a type the codec cannot write (inet, xml, an extension type, ...) that
         // the data holds as strings goes through the staging table as text; the server then
         // casts it with the type's input function, exactly as it would parse a literal.
-        let as_text: Vec<bool> = fields
-            .iter()
-            .zip(&declared)
-            .map(|(field, spec)| is_string(field) && !writes_natively(spec))
-            .collect();
+        let as_text: Vec<bool> =
+            fields.iter().zip(&declared).map(|(field, spec)| is_string(field) && !writes_natively(spec)).collect();
         let specs: Vec<ColumnSpec> = declared
             .iter()
             .zip(&as_text)
-            .map(|(spec, &text)| if text { ColumnSpec::new(spec.name.clone(), oid::TEXT, -1, "text") } else { spec.clone() })
+            .map(
+                |(spec, &text)| {
+                    if text {
+                        ColumnSpec::new(spec.name.clone(), oid::TEXT, -1, "text")
+                    } else {
+                        spec.clone()
+                    }
+                },
+            )
             .collect();
         let encoder = Encoder::new(&fields, &specs)?;
         let names: Vec<String> = schema.fields().iter().map(|f| quote_ident(f.name())).collect();
@@ -170,7 +175,8 @@ impl Database {
                 }
                 None => String::new(),
             };
-            let insert = format!("INSERT INTO {target} ({column_list}) SELECT {} FROM {stage}{conflict}", values.join(", "));
+            let insert =
+                format!("INSERT INTO {target} ({column_list}) SELECT {} FROM {stage}{conflict}", values.join(", "));
             tx.execute(&insert, &[]).await?
         };
         tx.commit().await?;

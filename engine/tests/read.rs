@@ -18,7 +18,12 @@ async fn connect(max_connections: usize) -> Database {
     Database::connect(Some(&url()), options).await.expect("the test database is reachable")
 }
 
-async fn read_all(db: &Database, sql: &str, params: Vec<Value>, options: ReadOptions) -> Result<Vec<RecordBatch>, Error> {
+async fn read_all(
+    db: &Database,
+    sql: &str,
+    params: Vec<Value>,
+    options: ReadOptions,
+) -> Result<Vec<RecordBatch>, Error> {
     let mut stream = db.read(sql, params, options).await?;
     let mut batches = Vec::new();
     while let Some(batch) = stream.next_batch().await? {
@@ -92,7 +97,8 @@ fn batch_rows_cuts_exactly() {
         let batches = read_all(&db, "SELECT i FROM generate_series(1, 4500) i", vec![], options).await.unwrap();
         let sizes: Vec<usize> = batches.iter().map(|b| b.num_rows()).collect();
         assert_eq!(sizes, vec![1000, 1000, 1000, 1000, 500]);
-        let values: Vec<i32> = batches.iter().flat_map(|b| b.column(0).as_primitive::<Int32Type>().values().to_vec()).collect();
+        let values: Vec<i32> =
+            batches.iter().flat_map(|b| b.column(0).as_primitive::<Int32Type>().values().to_vec()).collect();
         assert_eq!(values, (1..=4500).collect::<Vec<i32>>(), "batches arrive in query order");
     });
 }
@@ -104,7 +110,12 @@ fn parameters_take_the_inferred_type() {
         let batches = read_all(
             &db,
             "SELECT $1::int2 AS a, $2::numeric(10,3) AS b, $3::text AS c, $4::int8[] AS d",
-            vec![Value::Int(41), Value::Decimal("-1.5".into()), Value::Text("it's".into()), Value::List(vec![Value::Int(1), Value::Null])],
+            vec![
+                Value::Int(41),
+                Value::Decimal("-1.5".into()),
+                Value::Text("it's".into()),
+                Value::List(vec![Value::Int(1), Value::Null]),
+            ],
             ReadOptions::default(),
         )
         .await
@@ -152,7 +163,8 @@ fn refused_connections_name_the_target() {
 fn numeric_nan_in_a_decimal_column_names_the_column() {
     runtime().block_on(async {
         let db = connect(1).await;
-        let error = read_all(&db, "SELECT 'NaN'::numeric(10,2) AS price", vec![], ReadOptions::default()).await.unwrap_err();
+        let error =
+            read_all(&db, "SELECT 'NaN'::numeric(10,2) AS price", vec![], ReadOptions::default()).await.unwrap_err();
         let message = error.to_string();
         assert!(message.contains("price") && message.contains("float64"), "{message}");
     });

@@ -14,7 +14,8 @@ fn url() -> String {
 }
 
 fn batch(ids: Vec<i64>, names: Vec<Option<&str>>) -> RecordBatch {
-    let schema = Arc::new(Schema::new(vec![Field::new("id", DataType::Int64, false), Field::new("name", DataType::Utf8, true)]));
+    let schema =
+        Arc::new(Schema::new(vec![Field::new("id", DataType::Int64, false), Field::new("name", DataType::Utf8, true)]));
     let columns: Vec<ArrayRef> = vec![Arc::new(Int64Array::from(ids)), Arc::new(StringArray::from(names))];
     RecordBatch::try_new(schema, columns).unwrap()
 }
@@ -50,7 +51,10 @@ fn create_append_upsert_and_a_failed_append_changes_nothing() {
         db.write(&table(name), reader(vec![batch(vec![1, 2], vec![Some("a"), None])]), options(WriteMode::Replace))
             .await
             .unwrap();
-        let written = db.write(&table(name), reader(vec![batch(vec![3], vec![Some("c")])]), options(WriteMode::Append)).await.unwrap();
+        let written = db
+            .write(&table(name), reader(vec![batch(vec![3], vec![Some("c")])]), options(WriteMode::Append))
+            .await
+            .unwrap();
         assert_eq!(written, 1);
         assert_eq!(ids(&db, &format!("SELECT id FROM {name} ORDER BY id")).await, vec![1, 2, 3]);
 
@@ -59,7 +63,10 @@ fn create_append_upsert_and_a_failed_append_changes_nothing() {
         ids(&db, &format!("DROP TABLE IF EXISTS {keyed}")).await;
         let created = WriteOptions { create_if_missing: true, ..options(upsert.clone()) };
         db.write(&table(&keyed), reader(vec![batch(vec![1, 2], vec![Some("a"), Some("b")])]), created).await.unwrap();
-        let changed = db.write(&table(&keyed), reader(vec![batch(vec![2, 5], vec![Some("B"), Some("e")])]), options(upsert)).await.unwrap();
+        let changed = db
+            .write(&table(&keyed), reader(vec![batch(vec![2, 5], vec![Some("B"), Some("e")])]), options(upsert))
+            .await
+            .unwrap();
         assert_eq!(changed, 2, "one update, one insert");
         assert_eq!(ids(&db, &format!("SELECT id FROM {keyed} ORDER BY id")).await, vec![1, 2, 5]);
 

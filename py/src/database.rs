@@ -9,8 +9,8 @@ use std::future::Future;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use arrow_array::{RecordBatch, RecordBatchIterator, RecordBatchReader};
 use arrow_array::ffi_stream::RecordBatchStreamReader;
+use arrow_array::{RecordBatch, RecordBatchIterator, RecordBatchReader};
 use arrow_pyarrow::{IntoPyArrow, PyArrowType, ToPyArrow};
 use data_bridge_arrow_codec::{narrow_numerics, DecodeOptions, NumericAs};
 use data_bridge_postgres::{
@@ -31,7 +31,11 @@ where
     outcome?.map_err(|e| to_py(py, e))
 }
 
-fn read_options(py: Python<'_>, batch_rows: Option<usize>, types: Option<HashMap<String, String>>) -> PyResult<ReadOptions> {
+fn read_options(
+    py: Python<'_>,
+    batch_rows: Option<usize>,
+    types: Option<HashMap<String, String>>,
+) -> PyResult<ReadOptions> {
     let types = types.unwrap_or_default();
     let decode = DecodeOptions::from_pairs(types.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .map_err(|e| new_error(py, "programming", &e.to_string()))?;
@@ -51,9 +55,16 @@ pub struct Database {
 impl Database {
     #[new]
     #[pyo3(signature = (url=None, *, max_connections=10, acquire_timeout=30.0, connect_timeout=10.0))]
-    fn new(py: Python<'_>, url: Option<String>, max_connections: usize, acquire_timeout: f64, connect_timeout: f64) -> PyResult<Self> {
+    fn new(
+        py: Python<'_>,
+        url: Option<String>,
+        max_connections: usize,
+        acquire_timeout: f64,
+        connect_timeout: f64,
+    ) -> PyResult<Self> {
         let seconds = |s: f64, name: &str| {
-            Duration::try_from_secs_f64(s).map_err(|_| new_error(py, "programming", &format!("{name} must be a non-negative number of seconds")))
+            Duration::try_from_secs_f64(s)
+                .map_err(|_| new_error(py, "programming", &format!("{name} must be a non-negative number of seconds")))
         };
         let options = PoolOptions {
             max_connections,
@@ -89,7 +100,8 @@ impl Database {
             };
             Ok((schema, batches))
         })?;
-        let reader: Box<dyn RecordBatchReader + Send> = Box::new(RecordBatchIterator::new(batches.into_iter().map(Ok), schema));
+        let reader: Box<dyn RecordBatchReader + Send> =
+            Box::new(RecordBatchIterator::new(batches.into_iter().map(Ok), schema));
         reader.into_pyarrow(py)?.call_method0("read_all")
     }
 
@@ -186,17 +198,19 @@ impl BatchStream {
 
     /// The next pyarrow RecordBatch, or None after the last one.
     fn next_batch<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
-        let batch: Option<RecordBatch> = py.detach(|| {
-            let mut guard = self.lock();
-            let Some(stream) = guard.as_mut() else { return Ok(Ok(None)) };
-            let next = runtime::block_on_interruptible(stream.next_batch(), || Python::attach(|py| py.check_signals()));
-            if !matches!(next, Ok(Ok(Some(_)))) {
-                // Finished, failed or interrupted: release the connection now.
-                *guard = None;
-            }
-            next
-        })?
-        .map_err(|e| to_py(py, e))?;
+        let batch: Option<RecordBatch> = py
+            .detach(|| {
+                let mut guard = self.lock();
+                let Some(stream) = guard.as_mut() else { return Ok(Ok(None)) };
+                let next =
+                    runtime::block_on_interruptible(stream.next_batch(), || Python::attach(|py| py.check_signals()));
+                if !matches!(next, Ok(Ok(Some(_)))) {
+                    // Finished, failed or interrupted: release the connection now.
+                    *guard = None;
+                }
+                next
+            })?
+            .map_err(|e| to_py(py, e))?;
         batch.map(|b| b.to_pyarrow(py)).transpose()
     }
 

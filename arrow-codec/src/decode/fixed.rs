@@ -7,10 +7,10 @@ use arrow_array::types::{
     Time64MicrosecondType, TimestampMicrosecondType, TimestampMillisecondType, TimestampNanosecondType,
     TimestampSecondType, UInt32Type, UInt64Type,
 };
-use arrow_schema::TimeUnit;
 use arrow_array::{ArrayRef, ArrowPrimitiveType, BooleanArray, FixedSizeBinaryArray, PrimitiveArray, StringArray};
 use arrow_buffer::OffsetBuffer;
 use arrow_buffer::{BooleanBufferBuilder, IntervalMonthDayNano};
+use arrow_schema::TimeUnit;
 
 use super::Column;
 use crate::error::Result;
@@ -36,10 +36,8 @@ where
             values.push(T::Native::default());
             continue;
         }
-        let bytes: [u8; N] = field
-            .bytes(col.chunk)
-            .try_into()
-            .map_err(|_| col.bad_length(row, width_name(N), field.len))?;
+        let bytes: [u8; N] =
+            field.bytes(col.chunk).try_into().map_err(|_| col.bad_length(row, width_name(N), field.len))?;
         values.push(convert(bytes).map_err(|reason| col.out_of_range(row, reason))?);
     }
     Ok(PrimitiveArray::new(values.into(), col.nulls()))
@@ -135,9 +133,8 @@ pub(super) fn interval(col: &Column<'_>) -> Result<ArrayRef> {
         let micros = i64::from_be_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);
         let days = i32::from_be_bytes([b[8], b[9], b[10], b[11]]);
         let months = i32::from_be_bytes([b[12], b[13], b[14], b[15]]);
-        let nanos = micros
-            .checked_mul(1000)
-            .ok_or_else(|| "interval time part too large for nanoseconds".to_string())?;
+        let nanos =
+            micros.checked_mul(1000).ok_or_else(|| "interval time part too large for nanoseconds".to_string())?;
         Ok(IntervalMonthDayNano::new(months, days, nanos))
     })?))
 }

@@ -23,12 +23,14 @@ pub(super) fn list(col: &Column<'_>, element: &Kind) -> Result<ArrayRef> {
         if !field.is_null() {
             gather_elements(col.chunk, field, &mut items).map_err(|reason| col.invalid(row, reason))?;
         }
-        let end = i32::try_from(items.len()).map_err(|_| col.out_of_range(row, "over 2^31 array elements in one batch"))?;
+        let end =
+            i32::try_from(items.len()).map_err(|_| col.out_of_range(row, "over 2^31 array elements in one batch"))?;
         offsets.push(end);
     }
     let values = decode_column(element, &Column { chunk: col.chunk, positions: &items, spec: col.spec })
         .map_err(|e| e.with_row(|index| row_of_element(&offsets, index)))?;
-    let array = ListArray::try_new(Arc::new(element.item_field()), OffsetBuffer::new(offsets.into()), values, col.nulls())?;
+    let array =
+        ListArray::try_new(Arc::new(element.item_field()), OffsetBuffer::new(offsets.into()), values, col.nulls())?;
     Ok(Arc::new(array))
 }
 

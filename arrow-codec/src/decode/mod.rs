@@ -131,13 +131,7 @@ impl Column<'_> {
     }
 
     pub fn bad_length(&self, row: usize, expected: &'static str, got: i32) -> CodecError {
-        CodecError::BadLength {
-            column: self.spec.name.clone(),
-            pg_type: self.spec.pg_type.clone(),
-            row,
-            expected,
-            got,
-        }
+        CodecError::BadLength { column: self.spec.name.clone(), pg_type: self.spec.pg_type.clone(), row, expected, got }
     }
 
     pub fn invalid(&self, row: usize, reason: impl Into<String>) -> CodecError {

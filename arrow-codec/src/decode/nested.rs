@@ -57,7 +57,11 @@ pub(super) fn composite(col: &Column<'_>, attributes: &[(String, Kind)]) -> Resu
                 attribute.push(position);
                 at = next;
             }
-            if at == bytes.len() { Ok(()) } else { Err("composite with trailing bytes".into()) }
+            if at == bytes.len() {
+                Ok(())
+            } else {
+                Err("composite with trailing bytes".into())
+            }
         };
         parse().map_err(|reason| col.invalid(row, reason))?;
     }
@@ -126,7 +130,8 @@ impl RangeParts {
     }
 
     fn finish(self, col: &Column<'_>, subtype: &Kind, nulls: Option<arrow_buffer::NullBuffer>) -> Result<StructArray> {
-        let bound = |positions: &[FieldPos]| decode_column(subtype, &Column { chunk: col.chunk, positions, spec: col.spec });
+        let bound =
+            |positions: &[FieldPos]| decode_column(subtype, &Column { chunk: col.chunk, positions, spec: col.spec });
         let flag = |values: Vec<bool>| -> ArrayRef { Arc::new(BooleanArray::new(BooleanBuffer::from(values), None)) };
         let arrays = vec![
             bound(&self.lower)?,
@@ -166,11 +171,16 @@ pub(super) fn multirange(col: &Column<'_>, subtype: &Kind) -> Result<ArrayRef> {
                     parts.push(range, range.bytes(col.chunk))?;
                     at = next;
                 }
-                if at == bytes.len() { Ok(()) } else { Err("multirange with trailing bytes".into()) }
+                if at == bytes.len() {
+                    Ok(())
+                } else {
+                    Err("multirange with trailing bytes".into())
+                }
             };
             parse(&mut parts).map_err(|reason| col.invalid(row, reason))?;
         }
-        let end = i32::try_from(parts.empty.len()).map_err(|_| col.out_of_range(row, "too many ranges in one batch"))?;
+        let end =
+            i32::try_from(parts.empty.len()).map_err(|_| col.out_of_range(row, "too many ranges in one batch"))?;
         offsets.push(end);
     }
     let ranges = parts.finish(col, subtype, None).map_err(|e| e.with_row(|index| row_of_element(&offsets, index)))?;
@@ -198,7 +208,8 @@ pub(super) fn timetz(col: &Column<'_>) -> Result<ArrayRef> {
         }
     }
     let fields: Fields = timetz_fields().into();
-    let arrays: Vec<ArrayRef> = vec![Arc::new(Time64MicrosecondArray::from(times)), Arc::new(Int32Array::from(offsets))];
+    let arrays: Vec<ArrayRef> =
+        vec![Arc::new(Time64MicrosecondArray::from(times)), Arc::new(Int32Array::from(offsets))];
     Ok(Arc::new(StructArray::try_new(fields, arrays, col.nulls())?))
 }
 
@@ -222,19 +233,30 @@ pub(super) fn hstore(col: &Column<'_>) -> Result<ArrayRef> {
                     values.push(value);
                     at = next;
                 }
-                if at == bytes.len() { Ok(()) } else { Err("hstore with trailing bytes".into()) }
+                if at == bytes.len() {
+                    Ok(())
+                } else {
+                    Err("hstore with trailing bytes".into())
+                }
             };
             parse().map_err(|reason| col.invalid(row, reason))?;
         }
         let end = i32::try_from(keys.len()).map_err(|_| col.out_of_range(row, "too many hstore pairs in one batch"))?;
         offsets.push(end);
     }
-    let text = |positions: &[FieldPos]| decode_column(&Kind::Text, &Column { chunk: col.chunk, positions, spec: col.spec });
+    let text =
+        |positions: &[FieldPos]| decode_column(&Kind::Text, &Column { chunk: col.chunk, positions, spec: col.spec });
     let entries_field = hstore_entries();
     let arrow_schema::DataType::Struct(entry_fields) = entries_field.data_type() else {
         return Err(col.invalid(0, "hstore entries are not a struct"));
     };
     let entries = StructArray::try_new(entry_fields.clone(), vec![text(&keys)?, text(&values)?], None)?;
-    let map = arrow_array::MapArray::try_new(Arc::new(entries_field), OffsetBuffer::new(offsets.into()), entries, col.nulls(), false)?;
+    let map = arrow_array::MapArray::try_new(
+        Arc::new(entries_field),
+        OffsetBuffer::new(offsets.into()),
+        entries,
+        col.nulls(),
+        false,
+    )?;
     Ok(Arc::new(map))
 }

@@ -6,7 +6,6 @@
 use arrow_array::{Array, ArrayRef};
 use arrow_buffer::NullBuffer;
 
-
 /// Writes one column of a batch into the tuples being built.
 pub(super) trait ColumnEncoder {
     /// Adds each row's field size (4-byte length word plus value) to `row_sizes`.

@@ -19,8 +19,8 @@ use crate::pg_type::ColumnSpec;
 use column::ColumnEncoder;
 pub(crate) use numeric::decimal_to_numeric;
 pub use numeric::numeric_from_str;
-pub use plan::{create_type, writes_natively};
 use plan::Target;
+pub use plan::{create_type, writes_natively};
 
 /// Encodes record batches into binary COPY tuples for a fixed list of target columns.
 #[derive(Debug, Clone)]
@@ -108,22 +108,40 @@ mod tests {
     #[test]
     fn round_trips_through_the_decoder() {
         let columns: Vec<(&str, ArrayRef, ColumnSpec)> = vec![
-            ("b", Arc::new(BooleanArray::from(vec![Some(true), None, Some(false)])), spec("b", oid::BOOL, -1, "boolean")),
+            (
+                "b",
+                Arc::new(BooleanArray::from(vec![Some(true), None, Some(false)])),
+                spec("b", oid::BOOL, -1, "boolean"),
+            ),
             ("i", Arc::new(Int32Array::from(vec![Some(-7), Some(i32::MAX), None])), spec("i", oid::INT8, -1, "bigint")),
-            ("f", Arc::new(Float64Array::from(vec![Some(f64::NAN), Some(1.5), None])), spec("f", oid::FLOAT8, -1, "double precision")),
+            (
+                "f",
+                Arc::new(Float64Array::from(vec![Some(f64::NAN), Some(1.5), None])),
+                spec("f", oid::FLOAT8, -1, "double precision"),
+            ),
             (
                 "n",
-                Arc::new(Decimal128Array::from(vec![Some(-12345), Some(0), None]).with_precision_and_scale(15, 2).unwrap()),
+                Arc::new(
+                    Decimal128Array::from(vec![Some(-12345), Some(0), None]).with_precision_and_scale(15, 2).unwrap(),
+                ),
                 spec("n", oid::NUMERIC, ((15 << 16) | 2) + 4, "numeric(15,2)"),
             ),
             ("s", Arc::new(StringArray::from(vec![Some("zürich"), Some(""), None])), spec("s", oid::TEXT, -1, "text")),
-            ("l", Arc::new(LargeStringArray::from(vec![Some("x"), None, Some("{}")])), spec("l", oid::JSONB, -1, "jsonb")),
+            (
+                "l",
+                Arc::new(LargeStringArray::from(vec![Some("x"), None, Some("{}")])),
+                spec("l", oid::JSONB, -1, "jsonb"),
+            ),
             (
                 "d",
                 Arc::new(DictionaryArray::<arrow_array::types::Int8Type>::from_iter([Some("a"), None, Some("a")])),
                 spec("d", oid::VARCHAR, -1, "character varying"),
             ),
-            ("day", Arc::new(Date32Array::from(vec![Some(0), Some(i32::MAX), None])), spec("day", oid::DATE, -1, "date")),
+            (
+                "day",
+                Arc::new(Date32Array::from(vec![Some(0), Some(i32::MAX), None])),
+                spec("day", oid::DATE, -1, "date"),
+            ),
             (
                 "ts",
                 Arc::new(TimestampMicrosecondArray::from(vec![Some(1), None, Some(-5)]).with_timezone("UTC")),
@@ -170,7 +188,10 @@ mod tests {
         };
         let wire = encode_one(decimals(vec![15, -3], 1), numeric(10, 3)).unwrap();
         let decoded = Decoder::new(vec![numeric(10, 3)], &DecodeOptions::default()).decode(&wire).unwrap();
-        assert_eq!(format!("{:?}", decoded.column(0)), format!("{:?}", decimals(vec![1500, -300], 3)).replace("20, 3", "10, 3"));
+        assert_eq!(
+            format!("{:?}", decoded.column(0)),
+            format!("{:?}", decimals(vec![1500, -300], 3)).replace("20, 3", "10, 3")
+        );
         let error = encode_one(decimals(vec![1234], 3), numeric(10, 2)).unwrap_err().to_string();
         assert!(error.contains("more than 2 decimal places") && error.contains("row 0"), "{error}");
         assert!(encode_one(decimals(vec![1230], 3), numeric(10, 2)).is_ok(), "trailing zeros drop exactly");
@@ -205,7 +226,11 @@ mod tests {
         assert!(Encoder::new(&field(DataType::Int64), &to(oid::INT4)).is_err());
         assert!(Encoder::new(&field(DataType::Float64), &to(oid::FLOAT4)).is_err());
         assert!(Encoder::new(&field(DataType::Utf8), &to(oid::INT4)).is_err());
-        assert!(Encoder::new(&field(DataType::Timestamp(arrow_schema::TimeUnit::Microsecond, None)), &to(oid::TIMESTAMPTZ)).is_err());
+        assert!(Encoder::new(
+            &field(DataType::Timestamp(arrow_schema::TimeUnit::Microsecond, None)),
+            &to(oid::TIMESTAMPTZ)
+        )
+        .is_err());
         assert!(Encoder::new(&field(DataType::Int32), &to(oid::INT8)).is_ok());
         assert!(Encoder::new(&field(DataType::Date32), &to(oid::TIMESTAMP)).is_ok());
         let error = Encoder::new(&field(DataType::Utf8), &to(oid::INT4)).unwrap_err().to_string();
@@ -215,17 +240,23 @@ mod tests {
     #[test]
     fn create_types_honour_read_metadata() {
         let with = |t: DataType, pg: &str| {
-            Field::new("c", t, true).with_metadata(std::collections::HashMap::from([(crate::PG_TYPE_KEY.to_string(), pg.to_string())]))
+            Field::new("c", t, true)
+                .with_metadata(std::collections::HashMap::from([(crate::PG_TYPE_KEY.to_string(), pg.to_string())]))
         };
         assert_eq!(create_type(&with(DataType::Utf8, "character(25)")).unwrap(), "character(25)");
         assert_eq!(create_type(&with(DataType::Decimal128(15, 2), "numeric(15,2)")).unwrap(), "numeric(15,2)");
         assert_eq!(create_type(&with(DataType::Utf8, "inet")).unwrap(), "inet", "written through its text form");
         assert_eq!(create_type(&Field::new("c", DataType::Int64, true)).unwrap(), "bigint");
-        for hostile in ["text); DROP TABLE t; --", "text DEFAULT 1", "numeric(1,2) CHECK (false)", "text[] --", "\"text\""] {
+        for hostile in
+            ["text); DROP TABLE t; --", "text DEFAULT 1", "numeric(1,2) CHECK (false)", "text[] --", "\"text\""]
+        {
             assert_eq!(create_type(&with(DataType::Utf8, hostile)).unwrap(), "text", "{hostile}");
         }
         let timestamp = DataType::Timestamp(arrow_schema::TimeUnit::Microsecond, None);
-        assert_eq!(create_type(&with(timestamp, "timestamp(0) without time zone")).unwrap(), "timestamp without time zone");
+        assert_eq!(
+            create_type(&with(timestamp, "timestamp(0) without time zone")).unwrap(),
+            "timestamp without time zone"
+        );
         assert_eq!(create_type(&with(DataType::Utf8, "character varying(44)")).unwrap(), "character varying(44)");
         let texts = DataType::List(Arc::new(Field::new("item", DataType::Utf8, true)));
         assert_eq!(create_type(&with(texts, "character varying(5)[]")).unwrap(), "character varying(5)[]");

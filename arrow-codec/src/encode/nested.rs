@@ -91,9 +91,14 @@ fn hide_under_nulls(
     }
 }
 
-pub(super) fn list<'a>(array: &'a ArrayRef, element: &Target, element_oid: u32) -> Result<PreEncoded<'a>, (usize, String)> {
+pub(super) fn list<'a>(
+    array: &'a ArrayRef,
+    element: &Target,
+    element_oid: u32,
+) -> Result<PreEncoded<'a>, (usize, String)> {
     let (values, offsets) = list_parts(array);
-    let elements = Elements::encode(element, &values).map_err(|(index, reason)| (row_of_element(&offsets, index), reason))?;
+    let elements =
+        Elements::encode(element, &values).map_err(|(index, reason)| (row_of_element(&offsets, index), reason))?;
     PreEncoded::build(array, |row, out| {
         let (first, last) = (offsets[row], offsets[row + 1]);
         let count = i32::try_from(last - first).map_err(|_| "array too long".to_string())?;
@@ -151,7 +156,8 @@ pub(super) fn range<'a>(array: &'a ArrayRef, subtype: &Target) -> Result<PreEnco
     let hidden = |child: &ArrayRef| hide_under_nulls(child, array.nulls(), |row| row..row + 1);
     let (lower, upper) = (hidden(column("lower")?), hidden(column("upper")?));
     let flag = |name: &str| -> Result<_, (usize, String)> { Ok(column(name)?.as_boolean().clone()) };
-    let (lower_inclusive, upper_inclusive, empty) = (flag("lower_inclusive")?, flag("upper_inclusive")?, flag("empty")?);
+    let (lower_inclusive, upper_inclusive, empty) =
+        (flag("lower_inclusive")?, flag("upper_inclusive")?, flag("empty")?);
     let (lowers, uppers) = (Elements::encode(subtype, &lower)?, Elements::encode(subtype, &upper)?);
     PreEncoded::build(array, |row, out| {
         if empty.is_valid(row) && empty.value(row) {
@@ -254,7 +260,8 @@ pub(super) fn char_byte(array: &ArrayRef) -> Result<PreEncoded<'_>, (usize, Stri
             [] => 0,
             [byte] => *byte,
             [b'\\', digits @ ..] if digits.len() == 3 => {
-                u8::from_str_radix(std::str::from_utf8(digits).unwrap_or("x"), 8).map_err(|_| format!("{value:?} is not a \"char\""))?
+                u8::from_str_radix(std::str::from_utf8(digits).unwrap_or("x"), 8)
+                    .map_err(|_| format!("{value:?} is not a \"char\""))?
             }
             _ => return Err(format!("{value:?} is more than one byte for \"char\"")),
         };
@@ -288,7 +295,8 @@ pub(super) fn hstore(array: &ArrayRef) -> Result<PreEncoded<'_>, (usize, String)
 pub(super) fn multirange<'a>(array: &'a ArrayRef, subtype: &Target) -> Result<PreEncoded<'a>, (usize, String)> {
     let (values, offsets) = list_parts(array);
     let range = Target::Range(Box::new(subtype.clone()));
-    let ranges = Elements::encode(&range, &values).map_err(|(index, reason)| (row_of_element(&offsets, index), reason))?;
+    let ranges =
+        Elements::encode(&range, &values).map_err(|(index, reason)| (row_of_element(&offsets, index), reason))?;
     PreEncoded::build(array, |row, out| {
         let (first, last) = (offsets[row], offsets[row + 1]);
         if (first..last).any(|i| values.is_null(i)) {

@@ -54,10 +54,7 @@ pub fn numeric_from_str(text: &str, out: &mut Vec<u8>) -> Result<(), String> {
         .chain(significant.iter().copied())
         .chain(std::iter::repeat_n(0, right_pad))
         .collect();
-    let mut groups: Vec<u16> = padded
-        .chunks(4)
-        .map(|g| g.iter().fold(0u16, |acc, &d| acc * 10 + d as u16))
-        .collect();
+    let mut groups: Vec<u16> = padded.chunks(4).map(|g| g.iter().fold(0u16, |acc, &d| acc * 10 + d as u16)).collect();
     let weight = groups.len() as i32 - 1 + group_exp;
     while groups.last() == Some(&0) {
         groups.pop();
@@ -156,8 +153,17 @@ mod tests {
     #[test]
     fn decimals_match_the_text_path() {
         for (value, scale) in [
-            (0i128, 2i8), (150, 2), (-12345678, 2), (1, 6), (123456789, 0), (5, -3), (-7, 0),
-            (10_000, 4), (9_999_999_999_999_999_999_999_999_999_999_999_999, 37), (i128::MIN + 1, 10), (120, 1),
+            (0i128, 2i8),
+            (150, 2),
+            (-12345678, 2),
+            (1, 6),
+            (123456789, 0),
+            (5, -3),
+            (-7, 0),
+            (10_000, 4),
+            (9_999_999_999_999_999_999_999_999_999_999_999_999, 37),
+            (i128::MIN + 1, 10),
+            (120, 1),
         ] {
             let mut direct = Vec::new();
             decimal_to_numeric(value, scale, &mut direct);

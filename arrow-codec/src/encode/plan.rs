@@ -35,7 +35,9 @@ pub(super) enum Target {
     Uuid,
     Date,
     /// timestamp and timestamptz (both microseconds since 2000-01-01 UTC on the wire).
-    Timestamp { with_zone: bool },
+    Timestamp {
+        with_zone: bool,
+    },
     Time,
     Interval,
     /// xid8.
@@ -109,9 +111,19 @@ impl Target {
             oid::NUMERIC => Target::Numeric(numeric_precision(column.typmod)),
             oid::TEXT | oid::VARCHAR | oid::BPCHAR | oid::NAME | oid::JSON => Target::Text,
             oid::CHAR => Target::Char,
-            oid::REGPROC | oid::XID | oid::CID | oid::REGPROCEDURE | oid::REGOPER | oid::REGOPERATOR
-            | oid::REGCLASS | oid::REGTYPE | oid::REGCONFIG | oid::REGDICTIONARY | oid::REGNAMESPACE
-            | oid::REGROLE | oid::REGCOLLATION => Target::Oid,
+            oid::REGPROC
+            | oid::XID
+            | oid::CID
+            | oid::REGPROCEDURE
+            | oid::REGOPER
+            | oid::REGOPERATOR
+            | oid::REGCLASS
+            | oid::REGTYPE
+            | oid::REGCONFIG
+            | oid::REGDICTIONARY
+            | oid::REGNAMESPACE
+            | oid::REGROLE
+            | oid::REGCOLLATION => Target::Oid,
             oid::XID8 => Target::Xid8,
             oid::MONEY => Target::Money,
             oid::BIT | oid::VARBIT => Target::Bits,
@@ -194,14 +206,18 @@ impl Target {
             Target::Int4 => signed_bits.is_some_and(|b| b <= 32),
             Target::Int8 => signed_bits.is_some_and(|b| b <= 64),
             Target::Oid => matches!(source, DataType::UInt8 | DataType::UInt16 | DataType::UInt32),
-            Target::Float4 => matches!(source, DataType::Float16 | DataType::Float32) || signed_bits.is_some_and(|b| b <= 16),
+            Target::Float4 => {
+                matches!(source, DataType::Float16 | DataType::Float32) || signed_bits.is_some_and(|b| b <= 16)
+            }
             Target::Float8 => {
                 matches!(source, DataType::Float16 | DataType::Float32 | DataType::Float64)
                     || signed_bits.is_some_and(|b| b <= 32)
             }
             // Strings: numeric's text form (what a read gives for numeric without a typmod).
             Target::Numeric(_) => {
-                int.is_some() || is_string(source) || matches!(source, DataType::Decimal128(..) | DataType::Decimal256(..))
+                int.is_some()
+                    || is_string(source)
+                    || matches!(source, DataType::Decimal128(..) | DataType::Decimal256(..))
             }
             Target::Text | Target::Jsonb => is_string(source),
             Target::Bytea => matches!(
@@ -216,7 +232,9 @@ impl Target {
                 _ => false,
             },
             Target::Time => matches!(source, DataType::Time32(_) | DataType::Time64(_)),
-            Target::Interval => matches!(source, DataType::Interval(IntervalUnit::MonthDayNano) | DataType::Duration(_)),
+            Target::Interval => {
+                matches!(source, DataType::Interval(IntervalUnit::MonthDayNano) | DataType::Duration(_))
+            }
             Target::Xid8 => matches!(source, DataType::UInt8 | DataType::UInt16 | DataType::UInt32 | DataType::UInt64),
             Target::Money => matches!(source, DataType::Decimal128(..)),
             Target::Bits | Target::Char => matches!(source, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View),
@@ -224,7 +242,9 @@ impl Target {
                 let timetz = DataType::Struct(crate::pg_type::timetz_fields().into());
                 matches!(source, DataType::Struct(_)) && source.equals_datatype(&timetz)
             }
-            Target::List(..) | Target::Composite(_) | Target::Range(_) | Target::Hstore | Target::Multirange(_) => false,
+            Target::List(..) | Target::Composite(_) | Target::Range(_) | Target::Hstore | Target::Multirange(_) => {
+                false
+            }
         }
     }
 
@@ -303,7 +323,8 @@ impl Target {
             Target::Date => match array.data_type() {
                 DataType::Date32 => fixed(array.as_primitive::<Date32Type>(), |days| Ok(pg_days(days).to_be_bytes())),
                 _ => fixed(array.as_primitive::<Date64Type>(), |ms| {
-                    Ok(pg_days(i32::try_from(ms.div_euclid(86_400_000)).map_err(|_| "date out of range")?).to_be_bytes())
+                    Ok(pg_days(i32::try_from(ms.div_euclid(86_400_000)).map_err(|_| "date out of range")?)
+                        .to_be_bytes())
                 }),
             },
             Target::Timestamp { .. } => match array.data_type() {
@@ -417,7 +438,9 @@ fn numeric_encoder(array: &ArrayRef, column: Option<(u8, i8)>) -> Result<PreEnco
         DataType::Decimal256(_, scale) => {
             let values = array.as_primitive::<Decimal256Type>();
             let scale = *scale as i32;
-            PreEncoded::build(array, move |row, out| numeric_from_str(&format!("{}E{}", values.value(row), -scale), out))
+            PreEncoded::build(array, move |row, out| {
+                numeric_from_str(&format!("{}E{}", values.value(row), -scale), out)
+            })
         }
         DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
             let text = string_values(array);
@@ -449,7 +472,9 @@ pub(super) fn rescale(value: i128, scale: i8, column: Option<(u8, i8)>) -> Resul
     let pow10 = |k: i32| 10i128.checked_pow(k as u32).ok_or_else(|| "value overflows numeric".to_string());
     let shift = column_scale as i32 - scale as i32;
     let rescaled = if shift >= 0 {
-        value.checked_mul(pow10(shift)?).ok_or_else(|| format!("value does not fit numeric({precision},{column_scale})"))?
+        value
+            .checked_mul(pow10(shift)?)
+            .ok_or_else(|| format!("value does not fit numeric({precision},{column_scale})"))?
     } else {
         let divisor = pow10(-shift)?;
         if value % divisor != 0 {
@@ -650,8 +675,21 @@ fn read_as(pg_type: &str, data_type: &DataType) -> bool {
             let base = pg_type.trim_end_matches("[]").split('(').next().unwrap_or(pg_type);
             !matches!(
                 base,
-                "boolean" | "smallint" | "integer" | "bigint" | "real" | "double precision" | "bytea" | "uuid"
-                    | "date" | "interval" | "oid" | "xid" | "cid" | "xid8" | "money"
+                "boolean"
+                    | "smallint"
+                    | "integer"
+                    | "bigint"
+                    | "real"
+                    | "double precision"
+                    | "bytea"
+                    | "uuid"
+                    | "date"
+                    | "interval"
+                    | "oid"
+                    | "xid"
+                    | "cid"
+                    | "xid8"
+                    | "money"
             ) && !base.starts_with("time")
                 && !base.starts_with("reg")
         }
@@ -661,8 +699,20 @@ fn read_as(pg_type: &str, data_type: &DataType) -> bool {
         DataType::UInt64 => pg_type == "xid8",
         DataType::UInt32 => matches!(
             pg_type,
-            "oid" | "regproc" | "regprocedure" | "regoper" | "regoperator" | "regclass" | "regtype" | "regconfig"
-                | "regdictionary" | "regnamespace" | "regrole" | "regcollation" | "xid" | "cid"
+            "oid"
+                | "regproc"
+                | "regprocedure"
+                | "regoper"
+                | "regoperator"
+                | "regclass"
+                | "regtype"
+                | "regconfig"
+                | "regdictionary"
+                | "regnamespace"
+                | "regrole"
+                | "regcollation"
+                | "xid"
+                | "cid"
         ),
         _ => false,
     }
