@@ -8,6 +8,9 @@ scripts/setup.sh
 scripts/ensure_postgres.sh
 export DATABASE_URL=${DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/test}
 
+echo "== rustfmt and clippy"
+cargo fmt --all --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo test"
 cargo test --workspace --locked
 echo "== type stubs and annotations"
