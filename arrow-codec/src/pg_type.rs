@@ -56,6 +56,26 @@ pub mod oid {
     pub const REGROLE: u32 = 4096;
     pub const REGCOLLATION: u32 = 4191;
     pub const XID8: u32 = 5069;
+
+    /// The types stored as a bare 32-bit OID or id: the reg* aliases, xid and cid.
+    pub fn is_oid_alias(oid: u32) -> bool {
+        matches!(
+            oid,
+            REGPROC
+                | XID
+                | CID
+                | REGPROCEDURE
+                | REGOPER
+                | REGOPERATOR
+                | REGCLASS
+                | REGTYPE
+                | REGCONFIG
+                | REGDICTIONARY
+                | REGNAMESPACE
+                | REGROLE
+                | REGCOLLATION
+        )
+    }
 }
 
 /// Element type of the built-in array types the codec decodes natively.
@@ -309,19 +329,7 @@ impl Kind {
             oid::UUID if options.uuid_as_string => Kind::UuidText,
             oid::UUID => Kind::Uuid,
             oid::CHAR => Kind::Char,
-            oid::REGPROC
-            | oid::XID
-            | oid::CID
-            | oid::REGPROCEDURE
-            | oid::REGOPER
-            | oid::REGOPERATOR
-            | oid::REGCLASS
-            | oid::REGTYPE
-            | oid::REGCONFIG
-            | oid::REGDICTIONARY
-            | oid::REGNAMESPACE
-            | oid::REGROLE
-            | oid::REGCOLLATION => Kind::Oid,
+            alias if oid::is_oid_alias(alias) => Kind::Oid,
             oid::XID8 => Kind::UInt64,
             oid::MONEY => Kind::Money,
             oid::BIT | oid::VARBIT => Kind::Bits,

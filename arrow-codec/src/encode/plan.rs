@@ -111,19 +111,7 @@ impl Target {
             oid::NUMERIC => Target::Numeric(numeric_precision(column.typmod)),
             oid::TEXT | oid::VARCHAR | oid::BPCHAR | oid::NAME | oid::JSON => Target::Text,
             oid::CHAR => Target::Char,
-            oid::REGPROC
-            | oid::XID
-            | oid::CID
-            | oid::REGPROCEDURE
-            | oid::REGOPER
-            | oid::REGOPERATOR
-            | oid::REGCLASS
-            | oid::REGTYPE
-            | oid::REGCONFIG
-            | oid::REGDICTIONARY
-            | oid::REGNAMESPACE
-            | oid::REGROLE
-            | oid::REGCOLLATION => Target::Oid,
+            alias if oid::is_oid_alias(alias) => Target::Oid,
             oid::XID8 => Target::Xid8,
             oid::MONEY => Target::Money,
             oid::BIT | oid::VARBIT => Target::Bits,
