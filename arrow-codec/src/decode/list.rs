@@ -10,6 +10,7 @@ use std::sync::Arc;
 use arrow_array::{ArrayRef, ListArray};
 use arrow_buffer::OffsetBuffer;
 
+use super::nested::{part, word};
 use super::{decode_column, Column};
 use crate::error::{row_of_element, Result};
 use crate::pg_type::Kind;
@@ -37,14 +38,7 @@ pub(super) fn list(col: &Column<'_>, element: &Kind) -> Result<ArrayRef> {
 /// Appends the positions of one array value's elements to `items`.
 fn gather_elements(chunk: &[u8], field: FieldPos, items: &mut Vec<FieldPos>) -> Result<(), String> {
     let bytes = field.bytes(chunk);
-    let word = |at: usize| -> Result<i32, String> {
-        bytes
-            .get(at..at + 4)
-            .map(|b| i32::from_be_bytes([b[0], b[1], b[2], b[3]]))
-            .ok_or_else(|| "array value cut short".to_string())
-    };
-    let ndim = word(0)?;
-    match ndim {
+    match word(bytes, 0)? {
         0 => return if bytes.len() == 12 { Ok(()) } else { Err("empty array with trailing bytes".into()) },
         1 => {}
         n if n > 1 => {
@@ -54,22 +48,15 @@ fn gather_elements(chunk: &[u8], field: FieldPos, items: &mut Vec<FieldPos>) -> 
         }
         n => return Err(format!("array with {n} dimensions")),
     }
-    let count = word(12)?;
+    let count = word(bytes, 12)?;
     if count < 0 {
         return Err("array with a negative length".into());
     }
     let mut at = 20usize;
     for _ in 0..count {
-        let len = word(at)?;
-        at += 4;
-        let start = field.start as usize + at;
-        if len > 0 {
-            at = at.checked_add(len as usize).filter(|&end| end <= bytes.len()).ok_or("array element cut short")?;
-        } else if len < -1 {
-            return Err("array element with a negative length".into());
-        }
-        // Fits u32: it lies inside the chunk, which `tuple::split` bounded to 4 GiB.
-        items.push(FieldPos { start: start as u32, len });
+        let (element, next) = part(field, bytes, at)?;
+        items.push(element);
+        at = next;
     }
     if at != bytes.len() {
         return Err("array value with trailing bytes".into());

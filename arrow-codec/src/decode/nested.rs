@@ -18,7 +18,8 @@ use crate::tuple::FieldPos;
 /// A NULL part (an absent range bound, a NULL attribute).
 const NULL: FieldPos = FieldPos { start: 0, len: -1 };
 
-fn word(bytes: &[u8], at: usize) -> Result<i32, String> {
+/// The big-endian i32 at `at`.
+pub(super) fn word(bytes: &[u8], at: usize) -> Result<i32, String> {
     bytes
         .get(at..at + 4)
         .map(|b| i32::from_be_bytes([b[0], b[1], b[2], b[3]]))
@@ -27,7 +28,7 @@ fn word(bytes: &[u8], at: usize) -> Result<i32, String> {
 
 /// The position of a length-prefixed part at `at` inside `field`; returns it and the offset
 /// after it.
-fn part(field: FieldPos, bytes: &[u8], at: usize) -> Result<(FieldPos, usize), String> {
+pub(super) fn part(field: FieldPos, bytes: &[u8], at: usize) -> Result<(FieldPos, usize), String> {
     let len = word(bytes, at)?;
     let start = at + 4;
     if len < 0 {
