@@ -96,6 +96,20 @@ def read_both(db, template: str, **kwargs) -> pa.Table:
     return copy_path
 
 
+def assert_writes_back(db, pg, make_table, table: str, types: dict | None = None) -> None:
+    """Reads ``table`` (``id``, ``v``) and writes the Arrow result into a fresh table of the same
+    column types with ``write_arrow`` (binary COPY): the server must then print every value
+    exactly as it prints the original (``v::text``, in id order), NULLs and empties included."""
+    copy = make_table(f"LIKE {table}")
+    db.write_arrow(copy, db.read_arrow(f"SELECT id, v FROM {table}", types=types))
+    differing = pg_rows(
+        pg,
+        f"SELECT a.id, a.v::text, b.v::text FROM {table} a FULL JOIN {copy} b USING (id)"
+        " WHERE a.v::text IS DISTINCT FROM b.v::text OR a.id IS NULL OR b.id IS NULL",
+    )
+    assert differing == [], differing
+
+
 def assert_tables_identical(a: pa.Table, b: pa.Table) -> None:
     assert isinstance(a, pa.Table) and isinstance(b, pa.Table)
     assert a.schema.equals(b.schema, check_metadata=True), f"\n{a.schema}\n!=\n{b.schema}"

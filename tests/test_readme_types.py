@@ -50,7 +50,8 @@ PROBES = {
         ("SELECT int4range(1, 2)", RANGE, "lower_inclusive")],
     "multiranges": [("SELECT int4multirange(int4range(1, 2))", pa.list_(RANGE), "list of the range struct")],
     "hstore (when installed, in any schema)": [],  # tested in test_types_native.py (needs the extension)
-    "one-dimensional arrays of any of these": [("SELECT ARRAY[1, 2]", pa.list_(pa.int32()), "list<element>")],
+    "arrays of any of these": [("SELECT ARRAY[1, 2]", pa.list_(pa.int32()), "list<element>"),
+                               ("SELECT ARRAY[[1], [2]]", pa.list_(pa.list_(pa.int32())), "one list level per dimension")],
     "anything else (inet, cidr, macaddr, xml, tsvector, point, citext and other extension types)": [
         ("SELECT '10.0.0.1'::inet", pa.string(), "string"), ("SELECT point(1, 2)", pa.string(), "string")],
 }

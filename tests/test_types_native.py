@@ -34,6 +34,7 @@ from psycopg.types.range import Range
 
 import data_bridge
 from conftest import (
+    assert_writes_back,
     COPY_COND,
     DSN,
     NAN,
@@ -478,6 +479,11 @@ def case_params(cases: list[Case]) -> list:
     ]
 
 
+def lossless(types: dict | None) -> bool:
+    """Whether a read with these options keeps every value (numeric="float64" rounds)."""
+    return (types or {}).get("numeric") != "float64"
+
+
 def _fill(make_table, udt: Names, case: Case) -> str:
     literals = [udt.sub(lit) for lit in case.literals] + ["NULL"]
     rows = ", ".join(f"({i}, {lit})" for i, lit in enumerate(literals))
@@ -497,6 +503,8 @@ def test_type(db, pg, make_table, udt, case):
     expected = expected_values(pg, case.read, table)
     assert len(expected) == len(case.literals) + 1 and expected[-1] is None
     assert canon(deep(result.column("v"))) == canon(expected)
+    if lossless(case.types):
+        assert_writes_back(db, pg, make_table, table, types=case.types)
 
 
 @pytest.mark.parametrize("case", case_params(ARRAY_CASES))
@@ -516,6 +524,8 @@ def test_array_of_type(db, pg, make_table, udt, case):
 
     scalars = expected_values(pg, case.read, scalar_table)
     assert canon(deep(result.column("v"))) == canon([scalars, [], None, scalars[:1]])
+    if lossless(case.types):
+        assert_writes_back(db, pg, make_table, arrays, types=case.types)
 
 
 # --------------------------------------------------------------------------

@@ -26,7 +26,7 @@
 //! | composite ([`Shape::Composite`]) | Struct of the attributes |
 //! | range ([`Shape::Range`]) / multirange | Struct {lower, upper, lower_inclusive, upper_inclusive, empty} / List of it |
 //! | hstore ([`Shape::Hstore`]) | Map(Utf8, Utf8) |
-//! | arrays ([`Shape::Array`] or a built-in array OID) | List of the element |
+//! | arrays ([`Shape::Array`] or a built-in array OID) | List of the element, one level per dimension ([`sample_array_dims`]) |
 //! | anything else | Utf8: the query must cast it to text ([`needs_text_cast`]) |
 //!
 //! [`Encoder`] writes each of these back into its PostgreSQL type.
@@ -58,7 +58,7 @@ mod parallel;
 mod pg_type;
 pub mod tuple;
 
-pub use decode::Decoder;
+pub use decode::{has_arrays, sample_array_dims, Decoder};
 pub use encode::{create_type, writes_natively, Encoder};
 pub use error::{CodecError, Result};
 pub use narrow::narrow_numerics;

@@ -212,30 +212,68 @@ fn encode(value: &Value, ty: &Type, out: &mut BytesMut) -> Result<(), String> {
     Ok(())
 }
 
-/// A one-dimensional array of `items` for array type `ty`; `Err(None)` when `ty` is no array.
+/// An array of `items` for array type `ty`, one dimension per level of nested lists;
+/// `Err(None)` when `ty` is no array.
 fn encode_array(items: &[Value], ty: &Type, out: &mut BytesMut) -> Result<(), Option<String>> {
     let Kind::Array(element) = ty.kind() else { return Err(None) };
-    let has_null = items.iter().any(|v| matches!(v, Value::Null));
-    out.put_i32(if items.is_empty() { 0 } else { 1 });
+    let mut lengths = Vec::new();
+    let mut elements = Vec::new();
+    flatten(items, 0, &mut lengths, &mut elements).map_err(|e| Some(e.to_string()))?;
+    let empty = lengths.contains(&0);
+    let has_null = elements.iter().any(|v| matches!(v, Value::Null));
+    out.put_i32(if empty { 0 } else { lengths.len() as i32 });
     out.put_i32(has_null as i32);
     out.put_u32(element.oid());
-    if !items.is_empty() {
-        out.put_i32(i32::try_from(items.len()).map_err(|_| Some("array too long".to_string()))?);
+    if empty {
+        return Ok(());
+    }
+    for length in lengths {
+        out.put_i32(i32::try_from(length).map_err(|_| Some("array too long".to_string()))?);
         out.put_i32(1);
     }
-    for item in items {
+    for item in elements {
         if matches!(item, Value::Null) {
             out.put_i32(-1);
             continue;
-        }
-        if matches!(item, Value::List(_)) {
-            return Err(Some("nested lists (multi-dimensional arrays) are not supported yet".into()));
         }
         let len_at = out.len();
         out.put_i32(0);
         encode(item, element, out).map_err(Some)?;
         let len = i32::try_from(out.len() - len_at - 4).map_err(|_| Some("array element too large".to_string()))?;
         out[len_at..len_at + 4].copy_from_slice(&len.to_be_bytes());
+    }
+    Ok(())
+}
+
+/// The elements of nested lists in row-major order, and the length of each level, checking
+/// that they are rectangular (as PostgreSQL's multi-dimensional arrays are).
+fn flatten<'a>(
+    items: &'a [Value],
+    depth: usize,
+    lengths: &mut Vec<usize>,
+    elements: &mut Vec<&'a Value>,
+) -> Result<(), &'static str> {
+    const MAX_DIMS: usize = 6;
+    let nested = items.first().is_some_and(|item| matches!(item, Value::List(_)));
+    match lengths.get(depth) {
+        None if depth >= MAX_DIMS => return Err("arrays have at most 6 dimensions"),
+        None => lengths.push(items.len()),
+        Some(&length) if length != items.len() => {
+            return Err("nested lists of different lengths: multi-dimensional arrays must be rectangular")
+        }
+        Some(_) => {}
+    }
+    let last_level = lengths.len() == depth + 1 && !nested;
+    for item in items {
+        match item {
+            Value::List(inner) if nested => flatten(inner, depth + 1, lengths, elements)?,
+            Value::List(_) | Value::Null if nested => {
+                return Err("a list mixing sub-lists and values: multi-dimensional arrays must be rectangular")
+            }
+            Value::List(_) => return Err("a list mixing values and sub-lists"),
+            _ if !last_level => return Err("nested lists of different depths"),
+            value => elements.push(value),
+        }
     }
     Ok(())
 }

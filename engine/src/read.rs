@@ -13,7 +13,10 @@ use std::time::Duration;
 
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
-use data_bridge_arrow_codec::{copy_format, decode_in_background, needs_text_cast, ColumnSpec, DecodeOptions, Decoder};
+use data_bridge_arrow_codec::{
+    copy_format, decode_in_background, has_arrays, needs_text_cast, sample_array_dims, ColumnSpec, DecodeOptions,
+    Decoder,
+};
 use deadpool_postgres::Object;
 use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::types::{FromSql, Type};
@@ -127,18 +130,16 @@ impl ReadTask {
             prepared = self.prepare(&client) => prepared,
             _ = &mut cancelled => return settle(client).await,
         };
-        let (decoder, source) = match prepared {
+        let (columns, source) = match prepared {
             Ok(prepared) => prepared,
             Err(error) => {
                 let _ = schema_tx.send(Err(error));
                 return;
             }
         };
-        if schema_tx.send(Ok(decoder.schema())).is_err() {
-            return;
-        }
+        let mut schema = SchemaSlot(Some(schema_tx));
         let outcome = tokio::select! {
-            outcome = self.stream_rows(&client, decoder, source) => outcome,
+            outcome = self.stream_rows(&client, columns, source, &mut schema) => outcome,
             _ = &mut cancelled => Err(Error::Cancelled),
         };
         match outcome {
@@ -146,14 +147,19 @@ impl ReadTask {
                 let _ = self.pending.send(Pending::Done).await;
             }
             Err(Error::Cancelled) => settle(client).await,
-            Err(error) => {
-                let _ = self.pending.send(Pending::Failed(error)).await;
-            }
+            Err(error) => match schema.0.take() {
+                Some(schema_tx) => {
+                    let _ = schema_tx.send(Err(error));
+                }
+                None => {
+                    let _ = self.pending.send(Pending::Failed(error)).await;
+                }
+            },
         }
     }
 
-    /// Prepares the query: its decoder (from the description) and where its rows come from.
-    async fn prepare(&self, client: &Object) -> Result<(Arc<Decoder>, Source)> {
+    /// Prepares the query: its columns (from the description) and where its rows come from.
+    async fn prepare(&self, client: &Object) -> Result<(Vec<ColumnSpec>, Source)> {
         let statement = client.prepare(&self.sql).await?;
         if statement.params().len() != self.params.len() {
             return Err(Error::ParamCount { expected: statement.params().len(), got: self.params.len() });
@@ -178,7 +184,6 @@ impl ReadTask {
             true => sql::with_text_output(&self.sql, &as_text),
             false => self.sql.clone(),
         };
-        let decoder = Arc::new(Decoder::new(specs, &self.options.decode));
         let source = if self.params.is_empty() && sql::is_copyable(&self.sql) {
             Source::Copy(sql::copy_out(&query))
         } else if query == self.sql {
@@ -186,11 +191,17 @@ impl ReadTask {
         } else {
             Source::Rows(client.prepare(&query).await?)
         };
-        Ok((decoder, source))
+        Ok((specs, source))
     }
 
-    async fn stream_rows(&self, client: &Object, decoder: Arc<Decoder>, source: Source) -> Result<()> {
-        let mut chunks = Chunker::new(decoder, self.options.batch_rows, &self.pending);
+    async fn stream_rows(
+        &self,
+        client: &Object,
+        columns: Vec<ColumnSpec>,
+        source: Source,
+        schema: &mut SchemaSlot,
+    ) -> Result<()> {
+        let mut chunks = Chunker::new(columns, &self.options, &self.pending, schema)?;
         match source {
             Source::Copy(copy) => {
                 let stream = client.copy_out(&copy).await?;
@@ -235,9 +246,29 @@ impl ReadTask {
     }
 }
 
+/// Where the result's schema goes, once it is known: at once, or after the first chunk when
+/// array columns need their number of dimensions read off the data.
+struct SchemaSlot(Option<oneshot::Sender<Result<SchemaRef>>>);
+
+impl SchemaSlot {
+    fn send(&mut self, schema: SchemaRef) -> Result<()> {
+        match self.0.take().map(|tx| tx.send(Ok(schema))) {
+            Some(Err(_)) => Err(Error::Cancelled),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The decoder, or what builds it from the first chunk.
+enum DecoderState {
+    Ready(Arc<Decoder>),
+    Sampling(Vec<ColumnSpec>, DecodeOptions),
+}
+
 /// Collects rows into chunks and sends each full chunk off to be decoded.
 struct Chunker<'a> {
-    decoder: Arc<Decoder>,
+    decoder: DecoderState,
+    schema: &'a mut SchemaSlot,
     batch_rows: usize,
     pending: &'a mpsc::Sender<Pending>,
     chunk: Vec<u8>,
@@ -248,9 +279,36 @@ struct Chunker<'a> {
 }
 
 impl<'a> Chunker<'a> {
-    fn new(decoder: Arc<Decoder>, batch_rows: Option<usize>, pending: &'a mpsc::Sender<Pending>) -> Self {
-        let batch_rows = batch_rows.unwrap_or(MAX_BATCH_ROWS).max(1);
-        Chunker { decoder, batch_rows, pending, chunk: Vec::new(), rows: 0, spare: Arc::default() }
+    fn new(
+        columns: Vec<ColumnSpec>,
+        options: &ReadOptions,
+        pending: &'a mpsc::Sender<Pending>,
+        schema: &'a mut SchemaSlot,
+    ) -> Result<Self> {
+        let decoder = match has_arrays(&columns) {
+            true => DecoderState::Sampling(columns, options.decode.clone()),
+            false => {
+                let decoder = Arc::new(Decoder::new(columns, &options.decode));
+                schema.send(decoder.schema())?;
+                DecoderState::Ready(decoder)
+            }
+        };
+        let batch_rows = options.batch_rows.unwrap_or(MAX_BATCH_ROWS).max(1);
+        Ok(Chunker { decoder, schema, batch_rows, pending, chunk: Vec::new(), rows: 0, spare: Arc::default() })
+    }
+
+    /// The decoder, built from `chunk` (the first one) if it is not yet.
+    fn decoder(&mut self, chunk: &[u8]) -> Result<Arc<Decoder>> {
+        if let DecoderState::Sampling(columns, options) = &mut self.decoder {
+            sample_array_dims(columns, chunk)?;
+            let decoder = Arc::new(Decoder::new(std::mem::take(columns), options));
+            self.schema.send(decoder.schema())?;
+            self.decoder = DecoderState::Ready(decoder);
+        }
+        match &self.decoder {
+            DecoderState::Ready(decoder) => Ok(decoder.clone()),
+            DecoderState::Sampling(..) => Err(Error::Internal("decoder not built")),
+        }
     }
 
     async fn push_row(&mut self, row: &[u8]) -> Result<()> {
@@ -275,9 +333,10 @@ impl<'a> Chunker<'a> {
     async fn flush(&mut self) -> Result<()> {
         let chunk = std::mem::take(&mut self.chunk);
         self.rows = 0;
+        let decoder = self.decoder(&chunk)?;
         let (done, batch) = oneshot::channel();
         let spare = self.spare.clone();
-        decode_in_background(self.decoder.clone(), chunk, move |decoded, mut buffer| {
+        decode_in_background(decoder, chunk, move |decoded, mut buffer| {
             let _ = done.send(decoded);
             let mut spare = spare.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
             if spare.len() < BATCHES_AHEAD && buffer.capacity() <= 2 * CHUNK_BYTES {
@@ -292,6 +351,8 @@ impl<'a> Chunker<'a> {
         if self.rows > 0 {
             self.flush().await?;
         }
+        // No rows: the schema of one-dimensional arrays.
+        self.decoder(&[])?;
         Ok(())
     }
 }

@@ -254,16 +254,22 @@ async fn copy_in(
     encoder: Encoder,
     batch_rows: Option<usize>,
 ) -> Result<u64> {
-    let (chunks_tx, chunks_rx) = mpsc::channel::<Result<Vec<u8>>>(CHUNKS_AHEAD);
+    // `Ok(None)` marks the end: a channel that closes without it means the encoder died.
+    let (chunks_tx, chunks_rx) = mpsc::channel::<Result<Option<Vec<u8>>>>(CHUNKS_AHEAD);
     // Declared before the receiver so it drops after it: the receiver going away stops the
     // thread, then the guard waits for it.
     let encoding = EncoderThread::spawn(move || encode_all(source, &encoder, batch_rows, &chunks_tx));
     let mut chunks = chunks_rx;
     let sink = tx.copy_in::<_, Bytes>(copy).await?;
     futures_util::pin_mut!(sink);
-    while let Some(chunk) = chunks.recv().await {
-        // An error here drops the sink, which aborts the COPY (and the transaction with it).
-        sink.send(Bytes::from(chunk?)).await?;
+    // An error here drops the sink, which aborts the COPY (and the transaction with it).
+    loop {
+        match chunks.recv().await {
+            Some(Ok(Some(chunk))) => sink.send(Bytes::from(chunk)).await?,
+            Some(Ok(None)) => break,
+            Some(Err(error)) => return Err(error),
+            None => return Err(Error::Internal("the encoder stopped before the end of the data")),
+        }
     }
     drop(encoding);
     Ok(sink.finish().await?)
@@ -298,12 +304,13 @@ fn encode_all(
     source: Box<dyn RecordBatchReader + Send>,
     encoder: &Encoder,
     batch_rows: Option<usize>,
-    chunks: &mpsc::Sender<Result<Vec<u8>>>,
+    chunks: &mpsc::Sender<Result<Option<Vec<u8>>>>,
 ) {
-    let outcome = (|| -> Result<()> {
+    // A panic (a bug) must fail the write, not end the COPY early: it becomes an error.
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> Result<()> {
         let width = parallelism().max(1);
         let mut pending: Vec<RecordBatch> = Vec::with_capacity(width);
-        let send = |chunk: Vec<u8>| chunks.blocking_send(Ok(chunk)).map_err(|_| Error::Cancelled);
+        let send = |chunk: Vec<u8>| chunks.blocking_send(Ok(Some(chunk))).map_err(|_| Error::Cancelled);
         let flush = |pending: &mut Vec<RecordBatch>| -> Result<()> {
             for encoded in data_bridge_arrow_codec::encode_all(encoder, pending)? {
                 send(encoded)?;
@@ -326,8 +333,10 @@ fn encode_all(
             }
         }
         flush(&mut pending)?;
-        send(copy_format::TRAILER.to_vec())
-    })();
+        send(copy_format::TRAILER.to_vec())?;
+        chunks.blocking_send(Ok(None)).map_err(|_| Error::Cancelled)
+    }))
+    .unwrap_or(Err(Error::Internal("the encoder panicked")));
     if let Err(error) = outcome {
         // The receiver is gone only when the COPY already failed; that error is reported there.
         let _ = chunks.blocking_send(Err(error));

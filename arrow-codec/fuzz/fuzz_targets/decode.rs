@@ -2,6 +2,9 @@
 //! come out), the rest is decoded as a chunk of tuples. Any bytes must give Ok or Err, never a
 //! panic, and whatever comes back Ok must be valid Arrow in the decoder's schema.
 //!
+//! Schemas with arrays are also decoded after `sample_array_dims` read their dimensions off
+//! the same bytes, so multi-dimensional arrays are reached.
+//!
 //! The schemas are plain ones (types the OID describes) and shaped ones (enums, composites,
 //! ranges, multiranges, arrays of composites, described as the catalog would).
 
@@ -9,7 +12,9 @@
 
 use std::sync::OnceLock;
 
-use data_bridge_arrow_codec::{copy_format, oid, tuple, ColumnSpec, DecodeOptions, Decoder, Shape};
+use data_bridge_arrow_codec::{
+    copy_format, has_arrays, oid, sample_array_dims, tuple, ColumnSpec, DecodeOptions, Decoder, Shape,
+};
 use libfuzzer_sys::fuzz_target;
 
 /// numeric(p,s)'s type modifier.
@@ -78,6 +83,9 @@ const SCHEMAS: &[&[(u32, i32)]] = &[
     &[(oid::TIMESTAMPTZ, -1)],
     &[(oid::INTERVAL, -1)],
     &[(oid::UUID, -1)],
+    // Arrays by OID: int4[], text[], numeric(10,2)[] (multi-dimensional when the data says so).
+    &[(1007, -1), (1009, -1), (1231, numeric(10, 2))],
+    &[(1007, -1)],
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -204,7 +212,13 @@ const OPTIONS: [(&str, &str); 3] = [("decimal", "dictionary"), ("float64", "stri
 /// One decoder per selector byte, built once.
 fn decoders() -> &'static [Decoder] {
     static DECODERS: OnceLock<Vec<Decoder>> = OnceLock::new();
-    DECODERS.get_or_init(|| {
+    DECODERS.get_or_init(|| specs().iter().map(|(columns, options)| Decoder::new(columns.clone(), options)).collect())
+}
+
+/// The columns and options of each selector byte.
+fn specs() -> &'static [(Vec<ColumnSpec>, DecodeOptions)] {
+    static SPECS: OnceLock<Vec<(Vec<ColumnSpec>, DecodeOptions)>> = OnceLock::new();
+    SPECS.get_or_init(|| {
         let plain_schemas = SCHEMAS.iter().map(|schema| {
             let columns = schema.iter().enumerate();
             columns.map(|(i, &(type_oid, typmod))| plain(&format!("c{i}"), type_oid, typmod)).collect()
@@ -216,7 +230,7 @@ fn decoders() -> &'static [Decoder] {
                 let (numeric, enums) = OPTIONS[selector as usize / schemas.len() % OPTIONS.len()];
                 let options =
                     DecodeOptions::from_pairs([("numeric", numeric), ("enum", enums)]).expect("known options");
-                Decoder::new(schema.clone(), &options)
+                (schema.clone(), options)
             })
             .collect()
     })
@@ -233,10 +247,20 @@ fuzz_target!(|data: &[u8]| {
         Err(_) => chunk,
     };
     let _ = tuple::split(body, decoder.schema().fields().len());
+    decode_checked(decoder, body);
+    // As a read does: array columns take their number of dimensions from the data.
+    let (columns, options) = &specs()[selector as usize];
+    let mut sampled = columns.clone();
+    if has_arrays(&sampled) && sample_array_dims(&mut sampled, body).is_ok() {
+        decode_checked(&Decoder::new(sampled, options), body);
+    }
+});
+
+fn decode_checked(decoder: &Decoder, body: &[u8]) {
     if let Ok(batch) = decoder.decode(body) {
         assert_eq!(batch.schema(), decoder.schema());
         for column in batch.columns() {
             column.to_data().validate_full().expect("decode returned invalid Arrow data");
         }
     }
-});
+}

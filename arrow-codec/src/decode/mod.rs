@@ -9,6 +9,8 @@ mod nested;
 mod numeric;
 mod varlen;
 
+pub(crate) use list::MAX_DIMS;
+pub use list::{has_arrays, sample_array_dims};
 #[cfg(test)]
 pub(crate) use numeric::Numeric;
 

@@ -91,26 +91,66 @@ fn hide_under_nulls(
     }
 }
 
+/// Lists into arrays (lower bounds 1), one dimension per list level: `element` is another
+/// `List` for each further dimension. Sub-lists must be rectangular and not NULL, as
+/// PostgreSQL's arrays are.
 pub(super) fn list<'a>(
     array: &'a ArrayRef,
     element: &Target,
     element_oid: u32,
 ) -> Result<PreEncoded<'a>, (usize, String)> {
-    let (values, offsets) = list_parts(array);
-    let elements =
-        Elements::encode(element, &values).map_err(|(index, reason)| (row_of_element(&offsets, index), reason))?;
+    // Offsets of each level (level 0: the rows) and the sub-lists' validity; then the elements.
+    let mut levels: Vec<(Vec<usize>, Option<NullBuffer>)> = Vec::new();
+    let (mut values, offsets) = list_parts(array);
+    levels.push((offsets, None));
+    let mut leaf = (element, element_oid);
+    while let Target::List(inner, inner_oid) = leaf.0 {
+        let (next, offsets) = list_parts(&values);
+        levels.push((offsets, values.nulls().cloned()));
+        values = next;
+        leaf = (inner, *inner_oid);
+    }
+    let leaf_offsets = &levels[levels.len() - 1].0;
+    let elements = Elements::encode(leaf.0, &values).map_err(|(index, reason)| {
+        let at = row_of_element(leaf_offsets, index);
+        (levels[..levels.len() - 1].iter().rev().fold(at, |at, (offsets, _)| row_of_element(offsets, at)), reason)
+    })?;
+    let element_oid = leaf.1;
+    let mut lengths = Vec::with_capacity(levels.len());
     PreEncoded::build(array, |row, out| {
-        let (first, last) = (offsets[row], offsets[row + 1]);
-        let count = i32::try_from(last - first).map_err(|_| "array too long".to_string())?;
+        // Walk down the levels: each row's lists at a level are a contiguous range.
+        let (mut first, mut last) = (row, row + 1);
+        lengths.clear();
+        for (offsets, nulls) in &levels {
+            if first == last {
+                // An empty list somewhere: the value is an empty array.
+                lengths.push(0);
+                break;
+            }
+            if nulls.as_ref().is_some_and(|nulls| (first..last).any(|i| nulls.is_null(i))) {
+                return Err("a NULL sub-list: multi-dimensional arrays hold only whole sub-arrays".into());
+            }
+            let length = offsets[first + 1] - offsets[first];
+            if (first..last).any(|i| offsets[i + 1] - offsets[i] != length) {
+                return Err("sub-lists of different lengths: multi-dimensional arrays must be rectangular".into());
+            }
+            lengths.push(length);
+            (first, last) = (offsets[first], offsets[last]);
+        }
         let has_null = (first..last).any(|i| values.is_null(i));
-        out.extend_from_slice(&(if count == 0 { 0i32 } else { 1 }).to_be_bytes());
+        // Any zero length makes the whole value an empty array (PostgreSQL has no other).
+        let empty = lengths.contains(&0);
+        out.extend_from_slice(&(if empty { 0 } else { lengths.len() as i32 }).to_be_bytes());
         out.extend_from_slice(&(has_null as i32).to_be_bytes());
         out.extend_from_slice(&element_oid.to_be_bytes());
-        if count > 0 {
-            out.extend_from_slice(&count.to_be_bytes());
-            out.extend_from_slice(&1i32.to_be_bytes());
+        if !empty {
+            for &length in &lengths {
+                let length = i32::try_from(length).map_err(|_| "array too long".to_string())?;
+                out.extend_from_slice(&length.to_be_bytes());
+                out.extend_from_slice(&1i32.to_be_bytes());
+            }
+            out.extend_from_slice(elements.slice(first, last));
         }
-        out.extend_from_slice(elements.slice(first, last));
         Ok(())
     })
 }

@@ -7,6 +7,7 @@ use arrow_schema::{DataType, Field, IntervalUnit, TimeUnit};
 
 use super::column::{Borrowed, ColumnEncoder, Fixed, PreEncoded};
 use super::{decimal_to_numeric, nested, numeric_from_str};
+use crate::decode::MAX_DIMS;
 use crate::pg_type::{array_element, numeric_precision, oid, ColumnSpec, Shape, PG_TYPE_KEY};
 
 /// Microseconds from 1970-01-01 to 2000-01-01.
@@ -50,7 +51,8 @@ pub(super) enum Target {
     Char,
     /// timetz.
     TimeTz,
-    /// A one-dimensional array of the element target (element type OID kept for the header).
+    /// An array of the element target (element type OID kept for the header); the element is
+    /// another `List` for each further dimension.
     List(Box<Target>, u32),
     /// A composite: per attribute its name, target and type OID.
     Composite(Vec<(String, Target, u32)>),
@@ -60,6 +62,14 @@ pub(super) enum Target {
     Hstore,
     /// A multirange: a list of ranges over the subtype target.
     Multirange(Box<Target>),
+}
+
+/// How many list levels `data_type` has.
+fn list_depth(data_type: &DataType) -> usize {
+    match data_type {
+        DataType::List(child) | DataType::LargeList(child) => 1 + list_depth(child.data_type()),
+        _ => 0,
+    }
 }
 
 /// Bits of an integer type, and whether it is signed.
@@ -135,7 +145,14 @@ impl Target {
             Shape::Enum => return Target::Text.accepts(source).then_some(Target::Text),
             Shape::Array(element) => {
                 let (DataType::List(child) | DataType::LargeList(child)) = source else { return None };
-                let target = Target::plan(child.data_type(), element)?;
+                let target = match Target::plan(child.data_type(), element) {
+                    Some(target) => target,
+                    // A list of lists: one more dimension of the same array type.
+                    None if list_depth(child.data_type()) > 0 && list_depth(source) <= MAX_DIMS => {
+                        Target::plan(child.data_type(), column)?
+                    }
+                    None => return None,
+                };
                 return Some(Target::List(Box::new(target), element.type_oid));
             }
             Shape::Composite(attributes) => {
@@ -172,10 +189,11 @@ impl Target {
             }
         }
         let Some(target) = Target::scalar(column) else {
+            // A built-in array type known by its OID alone.
             let element_oid = array_element(column.type_oid)?;
-            let (DataType::List(child) | DataType::LargeList(child)) = source else { return None };
             let element = ColumnSpec { type_oid: element_oid, ..column.clone() };
-            return Some(Target::List(Box::new(Target::plan(child.data_type(), &element)?), element_oid));
+            let array = ColumnSpec { shape: Shape::Array(Box::new(element)), ..column.clone() };
+            return Target::plan(source, &array);
         };
         target.accepts(source).then_some(target)
     }
@@ -202,9 +220,11 @@ impl Target {
                     || signed_bits.is_some_and(|b| b <= 32)
             }
             // Strings: numeric's text form (what a read gives for numeric without a typmod).
+            // Floats: their shortest decimal form, as PostgreSQL's float8-to-numeric cast.
             Target::Numeric(_) => {
                 int.is_some()
                     || is_string(source)
+                    || matches!(source, DataType::Float16 | DataType::Float32 | DataType::Float64)
                     || matches!(source, DataType::Decimal128(..) | DataType::Decimal256(..))
             }
             Target::Text | Target::Jsonb => is_string(source),
@@ -212,7 +232,8 @@ impl Target {
                 source,
                 DataType::Binary | DataType::LargeBinary | DataType::BinaryView | DataType::FixedSizeBinary(_)
             ),
-            Target::Uuid => *source == DataType::FixedSizeBinary(16),
+            // Strings: the text form (what a read with uuid="string" gives).
+            Target::Uuid => *source == DataType::FixedSizeBinary(16) || is_string(source),
             Target::Date => matches!(source, DataType::Date32 | DataType::Date64),
             Target::Timestamp { with_zone } => match source {
                 DataType::Timestamp(_, tz) => tz.is_some() == *with_zone,
@@ -300,6 +321,10 @@ impl Target {
             Target::Text => string_encoder(array, None),
             Target::Jsonb => string_encoder(array, Some(1)),
             Target::Bytea => binary_encoder(array),
+            Target::Uuid if is_string(array.data_type()) => {
+                let text = string_values(array);
+                Box::new(Fixed::<16, _> { nulls, rows, convert: move |row| uuid_from_str(text(row)) })
+            }
             Target::Uuid => {
                 let values = array.as_fixed_size_binary();
                 Box::new(Fixed::<16, _> {
@@ -434,6 +459,11 @@ fn numeric_encoder(array: &ArrayRef, column: Option<(u8, i8)>) -> Result<PreEnco
             let text = string_values(array);
             PreEncoded::build(array, move |row, out| numeric_from_str(text(row), out))
         }
+        // Shortest round-trip digits; the server applies the column's typmod.
+        DataType::Float16 | DataType::Float32 | DataType::Float64 => {
+            let float = widen_to_f64(array);
+            PreEncoded::build(array, move |row, out| numeric_from_str(&format!("{:?}", float(row)), out))
+        }
         DataType::UInt64 => {
             let values = array.as_primitive::<UInt64Type>();
             PreEncoded::build(array, move |row, out| {
@@ -490,6 +520,57 @@ fn widen_to_i64(array: &ArrayRef) -> Box<dyn Fn(usize) -> i64 + '_> {
 }
 
 /// The values of a (non-dictionary) string array.
+/// A float array's values as f64; float32 goes through its own shortest form, so 0.1f32 is
+/// 0.1, not 0.100000001490116.
+fn widen_to_f64(array: &ArrayRef) -> Box<dyn Fn(usize) -> f64 + '_> {
+    match array.data_type() {
+        DataType::Float16 => {
+            let values = array.as_primitive::<Float16Type>();
+            Box::new(move |row| values.value(row).to_string().parse().unwrap_or(f64::NAN))
+        }
+        DataType::Float32 => {
+            let values = array.as_primitive::<Float32Type>();
+            Box::new(move |row| format!("{:?}", values.value(row)).parse().unwrap_or(f64::NAN))
+        }
+        _ => {
+            let values = array.as_primitive::<Float64Type>();
+            Box::new(move |row| values.value(row))
+        }
+    }
+}
+
+/// A UUID's 16 bytes from the forms `uuid_in` accepts: 32 hex digits, optionally in braces,
+/// with hyphens between groups of four.
+fn uuid_from_str(text: &str) -> Result<[u8; 16], String> {
+    let bad = || format!("{text:?} is not a UUID");
+    let inner = text.strip_prefix('{').and_then(|t| t.strip_suffix('}')).unwrap_or(text);
+    let mut bytes = [0u8; 16];
+    let mut digits = 0usize;
+    let mut after_hyphen = false;
+    for b in inner.bytes() {
+        let nibble = match b {
+            b'-' if digits > 0 && digits < 32 && digits % 4 == 0 && !after_hyphen => {
+                after_hyphen = true;
+                continue;
+            }
+            b'0'..=b'9' => b - b'0',
+            b'a'..=b'f' => b - b'a' + 10,
+            b'A'..=b'F' => b - b'A' + 10,
+            _ => return Err(bad()),
+        };
+        if digits == 32 {
+            return Err(bad());
+        }
+        bytes[digits / 2] |= if digits % 2 == 0 { nibble << 4 } else { nibble };
+        digits += 1;
+        after_hyphen = false;
+    }
+    if digits != 32 || after_hyphen {
+        return Err(bad());
+    }
+    Ok(bytes)
+}
+
 pub(super) fn string_values<'a>(array: &'a ArrayRef) -> Box<dyn Fn(usize) -> &'a str + 'a> {
     match array.data_type() {
         DataType::LargeUtf8 => Box::new(|row| array.as_string::<i64>().value(row)),
@@ -749,4 +830,36 @@ fn natural_type(data_type: &DataType) -> Option<String> {
         DataType::List(child) | DataType::LargeList(child) => format!("{}[]", natural_type(child.data_type())?),
         _ => return None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::uuid_from_str;
+
+    #[test]
+    fn uuids_in_the_forms_uuid_in_accepts() {
+        let bytes = [0xa0, 0xee, 0xbc, 0x99, 0x9c, 0x0b, 0x4e, 0xf8, 0xbb, 0x6d, 0x6b, 0xb9, 0xbd, 0x38, 0x0a, 0x11];
+        for text in [
+            "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11",
+            "A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11",
+            "{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11}",
+            "a0eebc999c0b4ef8bb6d6bb9bd380a11",
+            "a0ee-bc99-9c0b-4ef8-bb6d-6bb9-bd38-0a11",
+        ] {
+            assert_eq!(uuid_from_str(text), Ok(bytes), "{text}");
+        }
+        for bad in [
+            "",
+            "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a1",
+            "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a111",
+            "-a0eebc999c0b4ef8bb6d6bb9bd380a11",
+            "a0eebc999c0b4ef8bb6d6bb9bd380a11-",
+            "a0e-ebc999c0b4ef8bb6d6bb9bd380a11",
+            "a0eebc99--9c0b4ef8bb6d6bb9bd380a11",
+            "+0eebc999c0b4ef8bb6d6bb9bd380a11",
+            "g0eebc999c0b4ef8bb6d6bb9bd380a11",
+        ] {
+            assert!(uuid_from_str(bad).is_err(), "{bad}");
+        }
+    }
 }
