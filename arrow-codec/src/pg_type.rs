@@ -468,6 +468,85 @@ mod tests {
         ColumnSpec::new("c", type_oid, typmod, "t")
     }
 
+    /// The crate docs' type table agrees with the code: every row has probes here, each probe's
+    /// Arrow type is what `Kind` gives, and the row's Arrow cell names it.
+    #[test]
+    fn crate_docs_type_table_matches_the_code() {
+        let shaped = |shape: Shape| ColumnSpec { shape, ..spec(99_999, -1) };
+        let int4 = || Box::new(spec(oid::INT4, -1));
+        let probes: Vec<(&str, Vec<(ColumnSpec, &str)>)> = vec![
+            ("bool", vec![(spec(oid::BOOL, -1), "Boolean")]),
+            ("int2 / int4 / int8", vec![(spec(oid::INT2, -1), "Int16"), (spec(oid::INT8, -1), "Int64")]),
+            (
+                "oid, reg* (regclass, regtype, ...), xid, cid / xid8",
+                vec![
+                    (spec(oid::REGCLASS, -1), "UInt32"),
+                    (spec(oid::XID, -1), "UInt32"),
+                    (spec(oid::XID8, -1), "UInt64"),
+                ],
+            ),
+            ("float4 / float8", vec![(spec(oid::FLOAT4, -1), "Float32"), (spec(oid::FLOAT8, -1), "Float64")]),
+            (
+                "numeric(p,s), p <= 38 / p <= 76",
+                vec![
+                    (spec(oid::NUMERIC, ((38 << 16) | 2) + 4), "Decimal128"),
+                    (spec(oid::NUMERIC, ((76 << 16) | 2) + 4), "Decimal256"),
+                ],
+            ),
+            ("numeric without typmod", vec![(spec(oid::NUMERIC, -1), "Utf8")]),
+            ("money", vec![(spec(oid::MONEY, -1), "Decimal128(19, 2)")]),
+            (
+                "text, varchar, bpchar, name, json, jsonb, \"char\"",
+                vec![(spec(oid::BPCHAR, 5), "Utf8"), (spec(oid::JSONB, -1), "Utf8"), (spec(oid::CHAR, -1), "Utf8")],
+            ),
+            ("bit, varbit", vec![(spec(oid::VARBIT, -1), "Utf8")]),
+            ("bytea", vec![(spec(oid::BYTEA, -1), "Binary")]),
+            ("date", vec![(spec(oid::DATE, -1), "Date32")]),
+            ("time / timetz", vec![(spec(oid::TIME, -1), "Time64(µs)"), (spec(oid::TIMETZ, -1), "Struct")]),
+            (
+                "timestamp / timestamptz",
+                vec![
+                    (spec(oid::TIMESTAMP, -1), "Timestamp(µs)"),
+                    (spec(oid::TIMESTAMPTZ, -1), "Timestamp(µs, \"UTC\")"),
+                ],
+            ),
+            ("interval", vec![(spec(oid::INTERVAL, -1), "Interval(MonthDayNano)")]),
+            ("uuid", vec![(spec(oid::UUID, -1), "FixedSizeBinary(16)")]),
+            ("enum ([`Shape::Enum`])", vec![(shaped(Shape::Enum), "Dictionary(Int32, Utf8)")]),
+            ("composite ([`Shape::Composite`])", vec![(shaped(Shape::Composite(vec![spec(oid::INT4, -1)])), "Struct")]),
+            (
+                "range ([`Shape::Range`]) / multirange",
+                vec![
+                    (shaped(Shape::Range(int4())), "Struct"),
+                    (shaped(Shape::Multirange(Box::new(shaped(Shape::Range(int4()))))), "List"),
+                ],
+            ),
+            ("hstore ([`Shape::Hstore`])", vec![(shaped(Shape::Hstore), "Map")]),
+            (
+                "arrays ([`Shape::Array`] or a built-in array OID)",
+                vec![(spec(1007, -1), "List"), (shaped(Shape::Array(Box::new(shaped(Shape::Array(int4()))))), "List")],
+            ),
+            ("anything else", vec![(spec(869, -1), "Utf8")]),
+        ];
+        let rows: Vec<(&str, &str)> = include_str!("lib.rs")
+            .lines()
+            .filter_map(|line| line.strip_prefix("//! | "))
+            .filter_map(|row| row.strip_suffix(" |")?.split_once(" | "))
+            .filter(|(pg, _)| !matches!(*pg, "PostgreSQL" | "---"))
+            .collect();
+        assert_eq!(rows.iter().map(|r| r.0).collect::<Vec<_>>(), probes.iter().map(|p| p.0).collect::<Vec<_>>());
+        for ((_, arrow_cell), (row, checks)) in rows.iter().zip(&probes) {
+            for (column, word) in checks {
+                assert!(arrow_cell.contains(word), "{row}: the table does not name {word}");
+                let data_type = match Kind::of(column, &DecodeOptions::default()) {
+                    Some(kind) => format!("{}", kind.data_type()),
+                    None => "Utf8".to_string(), // read as text
+                };
+                assert!(data_type.starts_with(word), "{row}: the code gives {data_type}, the table {word}");
+            }
+        }
+    }
+
     #[test]
     fn numeric_typmods() {
         assert_eq!(numeric_precision(((15 << 16) | 2) + 4), Some((15, 2)));

@@ -10,6 +10,9 @@ use tokio_postgres::NoTls;
 use crate::config;
 use crate::error::{error_chain, Error, Result};
 
+/// OIDs below this are the server's built-in objects (`FirstNormalObjectId`).
+const FIRST_USER_OID: u32 = 16384;
+
 /// Pool bounds and timeouts.
 #[derive(Clone, Debug)]
 pub struct PoolOptions {
@@ -91,11 +94,15 @@ impl Database {
     }
 
     /// Catalog facts for these (oid, typmod) pairs, asking the server only for new ones.
+    /// Built-in types are cached for the pool's life; user-defined ones are looked up each
+    /// time, since `ALTER TYPE ... RENAME` may change them.
     pub(crate) async fn type_info(&self, client: &Object, types: &[(u32, i32)]) -> Result<Vec<TypeInfo>> {
+        let built_in = |t: &(u32, i32)| t.0 < FIRST_USER_OID;
         let missing: Vec<(u32, i32)> = {
             let known = self.lock_type_names();
-            types.iter().filter(|t| !known.contains_key(t)).copied().collect()
+            types.iter().filter(|t| !built_in(t) || !known.contains_key(t)).copied().collect()
         };
+        let mut fresh = HashMap::new();
         if !missing.is_empty() {
             let oids: Vec<u32> = missing.iter().map(|t| t.0).collect();
             let typmods: Vec<i32> = missing.iter().map(|t| t.1).collect();
@@ -107,15 +114,15 @@ impl Database {
                     &[&oids, &typmods],
                 )
                 .await?;
-            let mut known = self.lock_type_names();
             for (key, row) in missing.into_iter().zip(rows) {
                 let name = row.try_get::<_, Option<String>>(0)?.unwrap_or_else(|| "unknown".into());
                 let output_function = row.try_get::<_, Option<String>>(1)?.unwrap_or_default();
-                known.insert(key, TypeInfo { name, output_function });
+                fresh.insert(key, TypeInfo { name, output_function });
             }
         }
-        let known = self.lock_type_names();
-        Ok(types.iter().map(|t| known.get(t).cloned().unwrap_or_default()).collect())
+        let mut known = self.lock_type_names();
+        known.extend(fresh.iter().filter(|(key, _)| built_in(key)).map(|(key, info)| (*key, info.clone())));
+        Ok(types.iter().map(|t| fresh.get(t).or_else(|| known.get(t)).cloned().unwrap_or_default()).collect())
     }
 
     fn lock_type_names(&self) -> std::sync::MutexGuard<'_, HashMap<(u32, i32), TypeInfo>> {

@@ -26,7 +26,7 @@ use crate::busy_poll;
 use crate::database::Database;
 use crate::error::{Error, Result};
 use crate::param::{Bound, Value};
-use crate::shape;
+use crate::shape::{self, Typmods};
 use crate::sql;
 
 /// Raw bytes a chunk is cut at (unless `batch_rows` cuts first).
@@ -160,18 +160,22 @@ impl ReadTask {
 
     /// Prepares the query: its columns (from the description) and where its rows come from.
     async fn prepare(&self, client: &Object) -> Result<(Vec<ColumnSpec>, Source)> {
+        // User-defined types may have changed since this connection last saw them
+        // (ALTER TYPE): tokio-postgres looks them up again. Built-in types cost nothing.
+        client.clear_type_cache();
         let statement = client.prepare(&self.sql).await?;
         if statement.params().len() != self.params.len() {
             return Err(Error::ParamCount { expected: statement.params().len(), got: self.params.len() });
         }
         let types: Vec<(u32, i32)> = statement.columns().iter().map(|c| (c.type_().oid(), c.type_modifier())).collect();
         let infos = self.db.type_info(client, &types).await?;
+        let typmods = Typmods::fetch(&***client, statement.columns().iter().map(|c| c.type_())).await?;
         let specs: Vec<ColumnSpec> = statement
             .columns()
             .iter()
             .zip(&infos)
             .map(|(column, info)| {
-                shape::column_spec(column.name(), column.type_(), column.type_modifier(), info.name.clone())
+                shape::column_spec(column.name(), column.type_(), column.type_modifier(), info.name.clone(), &typmods)
             })
             .collect();
         // Types without a native decoder come back through their output function, as text.

@@ -15,7 +15,7 @@ use tokio_postgres::Transaction;
 
 use crate::database::Database;
 use crate::error::{Error, Result};
-use crate::shape;
+use crate::shape::{self, Typmods};
 use crate::sql::quote_ident;
 
 /// Encoded chunks waiting to be sent.
@@ -213,7 +213,9 @@ async fn create_table(tx: &Transaction<'_>, target: &str, schema: &SchemaRef, mo
 /// their base types, with the structure of enums, arrays, composites and ranges), and each
 /// column's declared type for messages.
 async fn table_columns(tx: &Transaction<'_>, target: &str) -> Result<Vec<TableColumn>> {
+    tx.client().clear_type_cache();
     let described = tx.prepare(&format!("SELECT * FROM {target}")).await?;
+    let typmods = Typmods::fetch(tx, described.columns().iter().map(|c| c.type_())).await?;
     let declared = tx
         .query(
             "SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a \
@@ -228,7 +230,8 @@ async fn table_columns(tx: &Transaction<'_>, target: &str) -> Result<Vec<TableCo
         .zip(&declared)
         .map(|(column, row)| {
             let pg_type: String = row.try_get(0)?;
-            Ok(TableColumn { spec: shape::column_spec(column.name(), column.type_(), column.type_modifier(), pg_type) })
+            let spec = shape::column_spec(column.name(), column.type_(), column.type_modifier(), pg_type, &typmods);
+            Ok(TableColumn { spec })
         })
         .collect()
 }
