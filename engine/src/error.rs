@@ -31,6 +31,12 @@ pub enum Error {
     /// The connection settings are invalid.
     #[error("invalid connection settings: {0}")]
     Config(String),
+    /// The transaction was already committed or rolled back.
+    #[error("the transaction is already committed or rolled back")]
+    TransactionDone,
+    /// The connection is in use by an open read stream (one statement at a time).
+    #[error("the connection is busy: finish or close the open read_batches stream first")]
+    Busy,
     /// The call's arguments do not make sense together.
     #[error("{0}")]
     Usage(String),

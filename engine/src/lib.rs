@@ -1,14 +1,16 @@
-//! data-bridge's PostgreSQL engine: a connection pool and streaming binary reads into Arrow.
+//! data-bridge's PostgreSQL engine: a connection pool, transactions, and streaming binary
+//! reads into Arrow and writes from it.
 //!
 //! # Basic usage
 //! ```no_run
-//! use data_bridge_postgres::{runtime, Database, PoolOptions, ReadOptions};
+//! use data_bridge_postgres::{runtime, Pool, PoolOptions};
+//! use futures_util::StreamExt;
 //!
 //! runtime::runtime().block_on(async {
-//!     let db = Database::connect(Some("postgresql://postgres@127.0.0.1/test"), PoolOptions::default()).await?;
-//!     let mut stream = db.read("SELECT generate_series(1, 10) AS n", vec![], ReadOptions::default()).await?;
-//!     while let Some(batch) = stream.next_batch().await? {
-//!         println!("{} rows", batch.num_rows());
+//!     let pool = Pool::connect(Some("postgresql://postgres@127.0.0.1/test"), PoolOptions::default()).await?;
+//!     let mut batches = pool.query_arrow("SELECT generate_series(1, $1::int) AS n", vec![10i64.into()]).await?;
+//!     while let Some(batch) = batches.next().await {
+//!         println!("{} rows", batch?.num_rows());
 //!     }
 //!     Ok::<_, data_bridge_postgres::Error>(())
 //! })?;
@@ -17,18 +19,24 @@
 
 mod busy_poll;
 pub mod config;
-mod database;
 mod error;
 mod param;
+mod pool;
 mod read;
 pub mod runtime;
+mod session;
 mod shape;
 pub mod sql;
+pub mod tls;
+mod transaction;
 mod write;
 
-pub use database::{Database, PoolOptions};
 pub use error::{Error, Result};
 pub use param::Value;
+pub use pool::{Pool, PoolOptions, PoolStatus, PING_AFTER};
 pub use read::{ReadOptions, ReadStream};
+pub use session::Connection;
+pub use tls::{SslMode, TlsOptions};
 pub use tokio_postgres::error::{DbError, ErrorPosition};
+pub use transaction::{Isolation, Transaction, TransactionOptions};
 pub use write::{TableName, WriteMode, WriteOptions};

@@ -8,8 +8,10 @@
 //! binary)`; with parameters, from the extended protocol with binary results. Both produce
 //! the same tuple bytes for the same decoder.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::task::{ready, Context, Poll};
 
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
@@ -17,15 +19,14 @@ use data_bridge_arrow_codec::{
     copy_format, decode_in_background, has_arrays, needs_text_cast, sample_array_dims, ColumnSpec, DecodeOptions,
     Decoder,
 };
-use deadpool_postgres::Object;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, OwnedMutexGuard};
 use tokio_postgres::types::{FromSql, Type};
-use tokio_postgres::{NoTls, Statement};
+use tokio_postgres::Statement;
 
 use crate::busy_poll;
-use crate::database::Database;
 use crate::error::{Error, Result};
 use crate::param::{Bound, Value};
+use crate::session::Session;
 use crate::shape::{self, Typmods};
 use crate::sql;
 
@@ -35,8 +36,6 @@ const CHUNK_BYTES: usize = 4 << 20;
 const MAX_BATCH_ROWS: usize = 1 << 20;
 /// Batches decoded or decoding ahead of the reader.
 const BATCHES_AHEAD: usize = 4;
-/// How long a cancelled query may take to wind down before its connection is thrown away.
-const SETTLE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How a read is cut into batches and decoded.
 #[derive(Clone, Debug, Default)]
@@ -48,10 +47,14 @@ pub struct ReadOptions {
     pub decode: DecodeOptions,
 }
 
-/// The batches of one query, in order. Dropping it cancels the query on the server.
+/// The batches of one query, in order: a [`futures_util::Stream`] of record batches.
+/// Dropping it cancels the query on the server.
 pub struct ReadStream {
     schema: SchemaRef,
     pending: mpsc::Receiver<Pending>,
+    /// The batch being decoded, once its turn has come.
+    decoding: Option<oneshot::Receiver<data_bridge_arrow_codec::Result<RecordBatch>>>,
+    finished: bool,
     /// Dropped (or fired) to stop the producing task.
     _cancel: oneshot::Sender<()>,
 }
@@ -70,33 +73,62 @@ impl ReadStream {
 
     /// The next batch, or `None` after the last.
     pub async fn next_batch(&mut self) -> Result<Option<RecordBatch>> {
-        match self.pending.recv().await {
-            Some(Pending::Batch(batch)) => match batch.await {
-                Ok(decoded) => Ok(Some(decoded?)),
-                Err(_) => Err(Error::Internal("decoder stopped without a result")),
-            },
-            Some(Pending::Failed(error)) => Err(error),
-            Some(Pending::Done) => {
-                self.pending.close();
-                Ok(None)
+        futures_util::StreamExt::next(self).await.transpose()
+    }
+}
+
+impl futures_util::Stream for ReadStream {
+    type Item = Result<RecordBatch>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        loop {
+            if let Some(decoding) = self.decoding.as_mut() {
+                let decoded = ready!(Pin::new(decoding).poll(cx));
+                self.decoding = None;
+                return Poll::Ready(Some(match decoded {
+                    Ok(batch) => batch.map_err(Error::from),
+                    Err(_) => Err(Error::Internal("decoder stopped without a result")),
+                }));
             }
-            None if self.pending.is_closed() => Ok(None),
-            None => Err(Error::Internal("read task stopped without finishing")),
+            if self.finished {
+                return Poll::Ready(None);
+            }
+            match ready!(self.pending.poll_recv(cx)) {
+                Some(Pending::Batch(batch)) => self.decoding = Some(batch),
+                Some(Pending::Failed(error)) => {
+                    self.finished = true;
+                    return Poll::Ready(Some(Err(error)));
+                }
+                Some(Pending::Done) => {
+                    self.finished = true;
+                    self.pending.close();
+                }
+                None => {
+                    self.finished = true;
+                    return Poll::Ready(Some(Err(Error::Internal("read task stopped without finishing"))));
+                }
+            }
         }
     }
 }
 
-impl Database {
-    /// Starts `sql` with `params` and returns once the result's schema is known.
-    pub async fn read(&self, sql: &str, params: Vec<Value>, options: ReadOptions) -> Result<ReadStream> {
-        let client = self.acquire().await?;
+impl ReadStream {
+    /// Starts `sql` with `params` on `session` and returns once the result's schema is known.
+    /// The stream keeps the session busy until it ends or is dropped.
+    pub(crate) async fn start(
+        session: Arc<Session>,
+        sql: &str,
+        params: Vec<Value>,
+        options: ReadOptions,
+    ) -> Result<ReadStream> {
+        let busy = session.claim().await?;
         let (schema_tx, schema_rx) = oneshot::channel();
         let (pending_tx, pending) = mpsc::channel(BATCHES_AHEAD);
         let (cancel, cancelled) = oneshot::channel();
-        let task = ReadTask { db: self.clone(), sql: sql.to_owned(), params, options, pending: pending_tx };
-        tokio::spawn(task.run(client, schema_tx, cancelled));
+        let task = ReadTask { sql: sql.to_owned(), params, options, pending: pending_tx };
+        tokio::spawn(task.run(session, busy, schema_tx, cancelled));
         match schema_rx.await {
-            Ok(Ok(schema)) => Ok(ReadStream { schema, pending, _cancel: cancel }),
+            Ok(Ok(schema)) => Ok(ReadStream { schema, pending, decoding: None, finished: false, _cancel: cancel }),
             Ok(Err(error)) => Err(error),
             Err(_) => Err(Error::Internal("read task stopped before describing the result")),
         }
@@ -104,7 +136,6 @@ impl Database {
 }
 
 struct ReadTask {
-    db: Database,
     sql: String,
     params: Vec<Value>,
     options: ReadOptions,
@@ -122,31 +153,37 @@ enum Source {
 impl ReadTask {
     async fn run(
         self,
-        client: Object,
+        session: Arc<Session>,
+        _busy: OwnedMutexGuard<()>,
         schema_tx: oneshot::Sender<Result<SchemaRef>>,
         mut cancelled: oneshot::Receiver<()>,
     ) {
+        let client = session.client();
         let prepared = tokio::select! {
-            prepared = self.prepare(&client) => prepared,
-            _ = &mut cancelled => return settle(client).await,
+            prepared = self.prepare(&session) => prepared,
+            _ = &mut cancelled => return session.settle().await,
         };
         let (columns, source) = match prepared {
             Ok(prepared) => prepared,
             Err(error) => {
-                let _ = schema_tx.send(Err(error));
+                let _ = schema_tx.send(session.observe(Err(error)));
                 return;
             }
         };
         let mut schema = SchemaSlot(Some(schema_tx));
         let outcome = tokio::select! {
-            outcome = self.stream_rows(&client, columns, source, &mut schema) => outcome,
+            outcome = self.stream_rows(client, columns, source, &mut schema) => outcome,
             _ = &mut cancelled => Err(Error::Cancelled),
+        };
+        let outcome = match outcome {
+            Err(Error::Cancelled) => Err(Error::Cancelled),
+            other => session.observe(other),
         };
         match outcome {
             Ok(()) => {
                 let _ = self.pending.send(Pending::Done).await;
             }
-            Err(Error::Cancelled) => settle(client).await,
+            Err(Error::Cancelled) => session.settle().await,
             Err(error) => match schema.0.take() {
                 Some(schema_tx) => {
                     let _ = schema_tx.send(Err(error));
@@ -159,7 +196,8 @@ impl ReadTask {
     }
 
     /// Prepares the query: its columns (from the description) and where its rows come from.
-    async fn prepare(&self, client: &Object) -> Result<(Vec<ColumnSpec>, Source)> {
+    async fn prepare(&self, session: &Session) -> Result<(Vec<ColumnSpec>, Source)> {
+        let client = session.client();
         // User-defined types may have changed since this connection last saw them
         // (ALTER TYPE): tokio-postgres looks them up again. Built-in types cost nothing.
         client.clear_type_cache();
@@ -168,7 +206,7 @@ impl ReadTask {
             return Err(Error::ParamCount { expected: statement.params().len(), got: self.params.len() });
         }
         let types: Vec<(u32, i32)> = statement.columns().iter().map(|c| (c.type_().oid(), c.type_modifier())).collect();
-        let infos = self.db.type_info(client, &types).await?;
+        let infos = session.pool.type_info(client, &types).await?;
         let typmods = Typmods::fetch(&***client, statement.columns().iter().map(|c| c.type_())).await?;
         let specs: Vec<ColumnSpec> = statement
             .columns()
@@ -200,7 +238,7 @@ impl ReadTask {
 
     async fn stream_rows(
         &self,
-        client: &Object,
+        client: &deadpool_postgres::Object,
         columns: Vec<ColumnSpec>,
         source: Source,
         schema: &mut SchemaSlot,
@@ -371,24 +409,5 @@ impl<'a> FromSql<'a> for RawField<'a> {
 
     fn accepts(_: &Type) -> bool {
         true
-    }
-}
-
-/// After a read was abandoned: cancels the query on the server and waits until the
-/// connection is idle, so it returns to the pool clean. A connection that does not settle in
-/// time is closed instead of pooled.
-async fn settle(client: Object) {
-    let _ = client.cancel_token().cancel_query(NoTls).await;
-    let idle = async {
-        // A cancel that lands after the query finished may hit this probe instead: retry once.
-        for _ in 0..2 {
-            if client.simple_query("").await.is_ok() {
-                return true;
-            }
-        }
-        false
-    };
-    if !matches!(tokio::time::timeout(SETTLE_TIMEOUT, idle).await, Ok(true)) {
-        drop(Object::take(client));
     }
 }

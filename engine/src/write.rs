@@ -11,10 +11,10 @@ use bytes::Bytes;
 use data_bridge_arrow_codec::{copy_format, create_type, oid, parallelism, writes_natively, ColumnSpec, Encoder};
 use futures_util::SinkExt;
 use tokio::sync::mpsc;
-use tokio_postgres::Transaction;
+use tokio_postgres::Client;
 
-use crate::database::Database;
 use crate::error::{Error, Result};
+use crate::session::Session;
 use crate::shape::{self, Typmods};
 use crate::sql::quote_ident;
 
@@ -71,117 +71,117 @@ struct TableColumn {
     spec: ColumnSpec,
 }
 
-impl Database {
-    /// Writes every batch of `source` into `table`; returns the number of rows written.
-    ///
-    /// `source` is read on a blocking thread, so it may call back into a language runtime.
-    pub async fn write(
-        &self,
-        table: &TableName,
-        source: Box<dyn RecordBatchReader + Send>,
-        options: WriteOptions,
-    ) -> Result<u64> {
-        let schema = source.schema();
-        let mut client = self.acquire().await?;
-        let tx = client.transaction().await?;
-        let target = table.quoted();
-        let exists = tx.query_one("SELECT to_regclass($1) IS NOT NULL", &[&target]).await?.try_get::<_, bool>(0)?;
-        let create = match &options.mode {
-            WriteMode::Create => true,
-            WriteMode::Replace => {
-                if exists {
-                    tx.batch_execute(&format!("DROP TABLE {target}")).await?;
-                }
-                true
+/// Writes every batch of `source` into `table`; returns the number of rows written. The
+/// caller makes it atomic (a transaction or a savepoint around it).
+///
+/// `source` is read on a blocking thread, so it may call back into a language runtime.
+pub(crate) async fn write(
+    session: &Session,
+    table: &TableName,
+    source: Box<dyn RecordBatchReader + Send>,
+    options: WriteOptions,
+) -> Result<u64> {
+    let schema = source.schema();
+    let tx: &Client = session.client();
+    let target = table.quoted();
+    let exists = tx.query_one("SELECT to_regclass($1) IS NOT NULL", &[&target]).await?.try_get::<_, bool>(0)?;
+    let create = match &options.mode {
+        WriteMode::Create => true,
+        WriteMode::Replace => {
+            if exists {
+                tx.batch_execute(&format!("DROP TABLE {target}")).await?;
             }
-            WriteMode::Append | WriteMode::Upsert { .. } => !exists && options.create_if_missing,
-        };
-        if create {
-            create_table(&tx, &target, &schema, &options.mode).await?;
+            true
         }
-        let columns = table_columns(&tx, &target).await?;
-        let declared = match_columns(table, &schema, &columns)?;
-        let fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
-        // A column of a type the codec cannot write (inet, xml, an extension type, ...) that
-        // the data holds as strings goes through the staging table as text; the server then
-        // casts it with the type's input function, exactly as it would parse a literal.
-        let as_text: Vec<bool> =
-            fields.iter().zip(&declared).map(|(field, spec)| is_string(field) && !writes_natively(spec)).collect();
-        let specs: Vec<ColumnSpec> = declared
+        WriteMode::Append | WriteMode::Upsert { .. } => !exists && options.create_if_missing,
+    };
+    if create {
+        create_table(&tx, &target, &schema, &options.mode).await?;
+    }
+    let columns = table_columns(&tx, &target).await?;
+    let declared = match_columns(table, &schema, &columns)?;
+    let fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+    // A column of a type the codec cannot write (inet, xml, an extension type, ...) that
+    // the data holds as strings goes through the staging table as text; the server then
+    // casts it with the type's input function, exactly as it would parse a literal.
+    let as_text: Vec<bool> =
+        fields.iter().zip(&declared).map(|(field, spec)| is_string(field) && !writes_natively(spec)).collect();
+    let specs: Vec<ColumnSpec> = declared
+        .iter()
+        .zip(&as_text)
+        .map(
+            |(spec, &text)| {
+                if text {
+                    ColumnSpec::new(spec.name.clone(), oid::TEXT, -1, "text")
+                } else {
+                    spec.clone()
+                }
+            },
+        )
+        .collect();
+    let encoder = Encoder::new(&fields, &specs)?;
+    let names: Vec<String> = schema.fields().iter().map(|f| quote_ident(f.name())).collect();
+    let column_list = names.join(", ");
+    let upsert_key = match &options.mode {
+        WriteMode::Upsert { key } if key.is_empty() => return Err(Error::Usage("upsert needs key columns".into())),
+        WriteMode::Upsert { key } => Some(key),
+        _ => None,
+    };
+
+    let rows = if upsert_key.is_none() && !as_text.contains(&true) {
+        let copy = format!("COPY {target} ({column_list}) FROM STDIN (FORMAT binary)");
+        copy_in(&tx, &copy, source, encoder, options.batch_rows).await?
+    } else {
+        if let Some(missing) = upsert_key.and_then(|key| key.iter().find(|k| schema.field_with_name(k).is_err())) {
+            return Err(Error::MissingColumn { table: "the data".into(), column: missing.clone() });
+        }
+        // Only the data's columns, with their types (text where staged as text) and no
+        // defaults or constraints: the target's own defaults apply to the others.
+        let stage = quote_ident("data_bridge_stage");
+        let staged: Vec<String> = names
             .iter()
             .zip(&as_text)
-            .map(
-                |(spec, &text)| {
-                    if text {
-                        ColumnSpec::new(spec.name.clone(), oid::TEXT, -1, "text")
-                    } else {
-                        spec.clone()
-                    }
-                },
-            )
+            .map(|(name, &text)| if text { format!("{name}::text AS {name}") } else { name.clone() })
             .collect();
-        let encoder = Encoder::new(&fields, &specs)?;
-        let names: Vec<String> = schema.fields().iter().map(|f| quote_ident(f.name())).collect();
-        let column_list = names.join(", ");
-        let upsert_key = match &options.mode {
-            WriteMode::Upsert { key } if key.is_empty() => return Err(Error::Usage("upsert needs key columns".into())),
-            WriteMode::Upsert { key } => Some(key),
-            _ => None,
-        };
-
-        let rows = if upsert_key.is_none() && !as_text.contains(&true) {
-            let copy = format!("COPY {target} ({column_list}) FROM STDIN (FORMAT binary)");
-            copy_in(&tx, &copy, source, encoder, options.batch_rows).await?
-        } else {
-            if let Some(missing) = upsert_key.and_then(|key| key.iter().find(|k| schema.field_with_name(k).is_err())) {
-                return Err(Error::MissingColumn { table: "the data".into(), column: missing.clone() });
+        tx.batch_execute(&format!(
+            "CREATE TEMP TABLE {stage} AS SELECT {} FROM {target} WITH NO DATA",
+            staged.join(", ")
+        ))
+        .await?;
+        let copy = format!("COPY {stage} ({column_list}) FROM STDIN (FORMAT binary)");
+        copy_in(&tx, &copy, source, encoder, options.batch_rows).await?;
+        // Type names come from the catalog's format_type(), never from the caller.
+        let values: Vec<String> = names
+            .iter()
+            .zip(&as_text)
+            .zip(&declared)
+            .map(|((name, &text), spec)| if text { format!("{name}::{}", spec.pg_type) } else { name.clone() })
+            .collect();
+        let conflict = match upsert_key {
+            Some(key) => {
+                let keys: Vec<String> = key.iter().map(|k| quote_ident(k)).collect();
+                let updates: Vec<String> = schema
+                    .fields()
+                    .iter()
+                    .filter(|f| !key.contains(f.name()))
+                    .map(|f| format!("{0} = EXCLUDED.{0}", quote_ident(f.name())))
+                    .collect();
+                let action = match updates.is_empty() {
+                    true => "NOTHING".to_string(),
+                    false => format!("UPDATE SET {}", updates.join(", ")),
+                };
+                format!(" ON CONFLICT ({}) DO {action}", keys.join(", "))
             }
-            // Only the data's columns, with their types (text where staged as text) and no
-            // defaults or constraints: the target's own defaults apply to the others.
-            let stage = quote_ident("data_bridge_stage");
-            let staged: Vec<String> = names
-                .iter()
-                .zip(&as_text)
-                .map(|(name, &text)| if text { format!("{name}::text AS {name}") } else { name.clone() })
-                .collect();
-            tx.batch_execute(&format!(
-                "CREATE TEMP TABLE {stage} ON COMMIT DROP AS SELECT {} FROM {target} WITH NO DATA",
-                staged.join(", ")
-            ))
-            .await?;
-            let copy = format!("COPY {stage} ({column_list}) FROM STDIN (FORMAT binary)");
-            copy_in(&tx, &copy, source, encoder, options.batch_rows).await?;
-            // Type names come from the catalog's format_type(), never from the caller.
-            let values: Vec<String> = names
-                .iter()
-                .zip(&as_text)
-                .zip(&declared)
-                .map(|((name, &text), spec)| if text { format!("{name}::{}", spec.pg_type) } else { name.clone() })
-                .collect();
-            let conflict = match upsert_key {
-                Some(key) => {
-                    let keys: Vec<String> = key.iter().map(|k| quote_ident(k)).collect();
-                    let updates: Vec<String> = schema
-                        .fields()
-                        .iter()
-                        .filter(|f| !key.contains(f.name()))
-                        .map(|f| format!("{0} = EXCLUDED.{0}", quote_ident(f.name())))
-                        .collect();
-                    let action = match updates.is_empty() {
-                        true => "NOTHING".to_string(),
-                        false => format!("UPDATE SET {}", updates.join(", ")),
-                    };
-                    format!(" ON CONFLICT ({}) DO {action}", keys.join(", "))
-                }
-                None => String::new(),
-            };
-            let insert =
-                format!("INSERT INTO {target} ({column_list}) SELECT {} FROM {stage}{conflict}", values.join(", "));
-            tx.execute(&insert, &[]).await?
+            None => String::new(),
         };
-        tx.commit().await?;
-        Ok(rows)
-    }
+        let insert =
+            format!("INSERT INTO {target} ({column_list}) SELECT {} FROM {stage}{conflict}", values.join(", "));
+        let rows = tx.execute(&insert, &[]).await?;
+        // Dropped now, not at commit: the caller's transaction may write again.
+        tx.batch_execute(&format!("DROP TABLE {stage}")).await?;
+        rows
+    };
+    Ok(rows)
 }
 
 fn is_string(field: &Field) -> bool {
@@ -189,7 +189,7 @@ fn is_string(field: &Field) -> bool {
 }
 
 /// `CREATE TABLE` from the Arrow schema (each field's `pg_type` metadata honoured when it fits).
-async fn create_table(tx: &Transaction<'_>, target: &str, schema: &SchemaRef, mode: &WriteMode) -> Result<()> {
+async fn create_table(tx: &Client, target: &str, schema: &SchemaRef, mode: &WriteMode) -> Result<()> {
     let mut columns = Vec::with_capacity(schema.fields().len());
     for field in schema.fields() {
         let pg_type = create_type(field).ok_or_else(|| Error::UnsupportedType {
@@ -212,8 +212,8 @@ async fn create_table(tx: &Transaction<'_>, target: &str, schema: &SchemaRef, mo
 /// The table's columns as the codec needs them: the description of `SELECT *` (domains as
 /// their base types, with the structure of enums, arrays, composites and ranges), and each
 /// column's declared type for messages.
-async fn table_columns(tx: &Transaction<'_>, target: &str) -> Result<Vec<TableColumn>> {
-    tx.client().clear_type_cache();
+async fn table_columns(tx: &Client, target: &str) -> Result<Vec<TableColumn>> {
+    tx.clear_type_cache();
     let described = tx.prepare(&format!("SELECT * FROM {target}")).await?;
     let typmods = Typmods::fetch(tx, described.columns().iter().map(|c| c.type_())).await?;
     let declared = tx
@@ -251,7 +251,7 @@ fn match_columns(table: &TableName, schema: &SchemaRef, columns: &[TableColumn])
 
 /// Streams the encoded batches into `copy` (a `COPY ... FROM STDIN (FORMAT binary)`).
 async fn copy_in(
-    tx: &Transaction<'_>,
+    tx: &Client,
     copy: &str,
     source: Box<dyn RecordBatchReader + Send>,
     encoder: Encoder,

@@ -7,23 +7,18 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::{Decimal128Type, Int32Type, Int64Type};
 use arrow_array::{Array, RecordBatch};
 use arrow_schema::DataType;
-use data_bridge_postgres::{runtime::runtime, Database, Error, PoolOptions, ReadOptions, Value};
+use data_bridge_postgres::{runtime::runtime, Error, Pool, PoolOptions, ReadOptions, Value};
 
 fn url() -> String {
     std::env::var("DATABASE_URL").unwrap_or_else(|_| "postgresql://postgres@127.0.0.1:5432/test".into())
 }
 
-async fn connect(max_connections: usize) -> Database {
+async fn connect(max_connections: usize) -> Pool {
     let options = PoolOptions { max_connections, ..PoolOptions::default() };
-    Database::connect(Some(&url()), options).await.expect("the test database is reachable")
+    Pool::connect(Some(&url()), options).await.expect("the test database is reachable")
 }
 
-async fn read_all(
-    db: &Database,
-    sql: &str,
-    params: Vec<Value>,
-    options: ReadOptions,
-) -> Result<Vec<RecordBatch>, Error> {
+async fn read_all(db: &Pool, sql: &str, params: Vec<Value>, options: ReadOptions) -> Result<Vec<RecordBatch>, Error> {
     let mut stream = db.read(sql, params, options).await?;
     let mut batches = Vec::new();
     while let Some(batch) = stream.next_batch().await? {
@@ -153,7 +148,7 @@ fn server_errors_carry_sqlstate_and_the_pool_recovers() {
 fn refused_connections_name_the_target() {
     runtime().block_on(async {
         let options = PoolOptions { connect_timeout: Duration::from_secs(2), ..PoolOptions::default() };
-        let error = Database::connect(Some("postgresql://postgres@127.0.0.1:1/test"), options).await.err().unwrap();
+        let error = Pool::connect(Some("postgresql://postgres@127.0.0.1:1/test"), options).await.err().unwrap();
         assert!(matches!(error, Error::Connect { .. }), "{error:?}");
         assert!(error.to_string().contains("127.0.0.1:1"), "{error}");
     });
@@ -203,7 +198,7 @@ fn reads_run_concurrently_on_the_pool() {
             assert!(read.unwrap().is_ok());
         }
         assert!(started.elapsed() < Duration::from_millis(1500), "took {:?}", started.elapsed());
-        assert!(db.status().0 <= 4);
+        assert!(db.status().size <= 4);
     });
 }
 

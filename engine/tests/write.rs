@@ -7,7 +7,7 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::Int64Type;
 use arrow_array::{ArrayRef, Int64Array, RecordBatch, RecordBatchIterator, RecordBatchReader, StringArray};
 use arrow_schema::{ArrowError, DataType, Field, Schema};
-use data_bridge_postgres::{runtime::runtime, Database, PoolOptions, ReadOptions, TableName, WriteMode, WriteOptions};
+use data_bridge_postgres::{runtime::runtime, Pool, PoolOptions, ReadOptions, TableName, WriteMode, WriteOptions};
 
 fn url() -> String {
     std::env::var("DATABASE_URL").unwrap_or_else(|_| "postgresql://postgres@127.0.0.1:5432/test".into())
@@ -33,7 +33,7 @@ fn options(mode: WriteMode) -> WriteOptions {
     WriteOptions { mode, create_if_missing: false, batch_rows: None }
 }
 
-async fn ids(db: &Database, sql: &str) -> Vec<i64> {
+async fn ids(db: &Pool, sql: &str) -> Vec<i64> {
     let mut stream = db.read(sql, vec![], ReadOptions::default()).await.unwrap();
     let mut out = Vec::new();
     while let Some(batch) = stream.next_batch().await.unwrap() {
@@ -45,14 +45,18 @@ async fn ids(db: &Database, sql: &str) -> Vec<i64> {
 #[test]
 fn create_append_upsert_and_a_failed_append_changes_nothing() {
     runtime().block_on(async {
-        let db = Database::connect(Some(&url()), PoolOptions::default()).await.unwrap();
+        let db = Pool::connect(Some(&url()), PoolOptions::default()).await.unwrap();
         let name = "engine_write_test";
         let upsert = WriteMode::Upsert { key: vec!["id".into()] };
-        db.write(&table(name), reader(vec![batch(vec![1, 2], vec![Some("a"), None])]), options(WriteMode::Replace))
-            .await
-            .unwrap();
+        db.copy_in_arrow(
+            &table(name),
+            reader(vec![batch(vec![1, 2], vec![Some("a"), None])]),
+            options(WriteMode::Replace),
+        )
+        .await
+        .unwrap();
         let written = db
-            .write(&table(name), reader(vec![batch(vec![3], vec![Some("c")])]), options(WriteMode::Append))
+            .copy_in_arrow(&table(name), reader(vec![batch(vec![3], vec![Some("c")])]), options(WriteMode::Append))
             .await
             .unwrap();
         assert_eq!(written, 1);
@@ -62,9 +66,11 @@ fn create_append_upsert_and_a_failed_append_changes_nothing() {
         let keyed = format!("{name}_keyed");
         ids(&db, &format!("DROP TABLE IF EXISTS {keyed}")).await;
         let created = WriteOptions { create_if_missing: true, ..options(upsert.clone()) };
-        db.write(&table(&keyed), reader(vec![batch(vec![1, 2], vec![Some("a"), Some("b")])]), created).await.unwrap();
+        db.copy_in_arrow(&table(&keyed), reader(vec![batch(vec![1, 2], vec![Some("a"), Some("b")])]), created)
+            .await
+            .unwrap();
         let changed = db
-            .write(&table(&keyed), reader(vec![batch(vec![2, 5], vec![Some("B"), Some("e")])]), options(upsert))
+            .copy_in_arrow(&table(&keyed), reader(vec![batch(vec![2, 5], vec![Some("B"), Some("e")])]), options(upsert))
             .await
             .unwrap();
         assert_eq!(changed, 2, "one update, one insert");
@@ -73,14 +79,15 @@ fn create_append_upsert_and_a_failed_append_changes_nothing() {
         // A duplicate key in the last batch: the whole append rolls back.
         let many: Vec<i64> = (100..50_100).collect();
         let failing = reader(vec![batch(many.clone(), vec![None; many.len()]), batch(vec![1], vec![None])]);
-        let error = db.write(&table(&keyed), failing, options(WriteMode::Append)).await.unwrap_err();
+        let error = db.copy_in_arrow(&table(&keyed), failing, options(WriteMode::Append)).await.unwrap_err();
         assert_eq!(error.sqlstate(), Some("23505"), "{error}");
         assert_eq!(ids(&db, &format!("SELECT count(*)::int8 FROM {keyed}")).await, vec![3]);
 
         // A lossy type pair is refused before any row is sent.
         let schema = Arc::new(Schema::new(vec![Field::new("id", DataType::Utf8, false)]));
         let text_ids = RecordBatch::try_new(schema, vec![Arc::new(StringArray::from(vec!["7"])) as ArrayRef]).unwrap();
-        let error = db.write(&table(&keyed), reader(vec![text_ids]), options(WriteMode::Append)).await.unwrap_err();
+        let error =
+            db.copy_in_arrow(&table(&keyed), reader(vec![text_ids]), options(WriteMode::Append)).await.unwrap_err();
         assert!(error.to_string().contains("\"id\""), "{error}");
         assert_eq!(ids(&db, &format!("SELECT count(*)::int8 FROM {keyed}")).await, vec![3]);
     });

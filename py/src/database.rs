@@ -1,25 +1,30 @@
 //! `data_bridge._native.Database` and `BatchStream`: thin handles over the engine.
 //!
-//! Every call that waits on the network releases the GIL and wakes every few milliseconds to
-//! run Python's signal handlers, so Ctrl-C raises KeyboardInterrupt promptly; dropping the
-//! engine's future then cancels the query on the server.
+//! One native class serves the pool and its transactions (a [`Scope`]); the Python package
+//! gives each its own API. Every call is an [`Op`] that runs either blocking, with the GIL
+//! released and Ctrl-C checked every few milliseconds (dropping the engine's future cancels
+//! the query on the server), or as an asyncio awaitable (see `aio.rs`).
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use arrow_array::ffi_stream::RecordBatchStreamReader;
 use arrow_array::{RecordBatch, RecordBatchIterator, RecordBatchReader};
 use arrow_pyarrow::{IntoPyArrow, PyArrowType, ToPyArrow};
+use arrow_schema::SchemaRef;
 use data_bridge_arrow_codec::{narrow_numerics, DecodeOptions, NumericAs};
 use data_bridge_postgres::{
-    runtime, Database as Engine, PoolOptions, ReadOptions, ReadStream, TableName, WriteMode, WriteOptions,
+    runtime, Error, Pool, PoolOptions, ReadOptions, ReadStream, SslMode, TableName, TlsOptions, Transaction,
+    TransactionOptions, Value, WriteMode, WriteOptions,
 };
 use pyo3::prelude::*;
+use pyo3::types::PyDict;
 
+use crate::aio::awaitable;
 use crate::errors::{new_error, to_py};
-use crate::params::to_values;
+use crate::params::{to_rows, to_values};
 
 /// Runs `future` with the GIL released, checking for Ctrl-C while it waits.
 fn wait<F, T>(py: Python<'_>, future: F) -> PyResult<T>
@@ -45,88 +50,294 @@ fn read_options(
     Ok(ReadOptions { batch_rows, decode })
 }
 
-/// A pool of connections to one PostgreSQL server.
+fn seconds(py: Python<'_>, value: f64, name: &str) -> PyResult<Duration> {
+    Duration::try_from_secs_f64(value)
+        .map_err(|_| new_error(py, "programming", &format!("{name} must be a non-negative number of seconds")))
+}
+
+/// TLS settings from `ssl=`: a mode, or a dict of mode, root_cert, cert, key.
+fn tls_options(ssl: &Bound<'_, PyAny>) -> PyResult<TlsOptions> {
+    let py = ssl.py();
+    let mode = |text: &str| text.parse::<SslMode>().map_err(|e| to_py(py, e));
+    if let Ok(text) = ssl.extract::<String>() {
+        return Ok(TlsOptions { mode: mode(&text)?, ..TlsOptions::default() });
+    }
+    let Ok(settings) = ssl.cast::<PyDict>() else {
+        return Err(new_error(py, "programming", "ssl must be a mode (\"require\", ...) or a dict"));
+    };
+    let mut options = TlsOptions { mode: SslMode::Require, ..TlsOptions::default() };
+    for (key, value) in settings.iter() {
+        let key: String = key.extract()?;
+        let text: String = value.str()?.extract()?;
+        match key.as_str() {
+            "mode" => options.mode = mode(&text)?,
+            "root_cert" => options.root_cert = Some(text.into()),
+            "cert" => options.cert = Some(text.into()),
+            "key" => options.key = Some(text.into()),
+            other => {
+                return Err(new_error(
+                    py,
+                    "programming",
+                    &format!("ssl has no setting {other:?}: use mode, root_cert, cert, key"),
+                ))
+            }
+        }
+    }
+    Ok(options)
+}
+
+/// What a handle runs on: the pool, or one open transaction.
+#[derive(Clone)]
+enum Scope {
+    Pool(Pool),
+    Transaction(Arc<tokio::sync::Mutex<Transaction>>),
+}
+
+/// One call, with its arguments already taken from Python.
+enum Op {
+    Read { sql: String, params: Vec<Value>, options: ReadOptions, whole: bool },
+    Write { table: TableName, source: Box<dyn RecordBatchReader + Send>, options: WriteOptions },
+    Execute { sql: String, params: Vec<Value> },
+    ExecuteMany { sql: String, rows: Vec<Vec<Value>> },
+    Begin(TransactionOptions),
+    Commit,
+    Rollback,
+    Savepoint,
+    ReleaseSavepoint,
+    RollbackToSavepoint,
+}
+
+/// What an [`Op`] gives back, before it becomes a Python object.
+enum Outcome {
+    Table(SchemaRef, Vec<RecordBatch>),
+    Stream(ReadStream),
+    Count(u64),
+    Transaction(Transaction),
+    Nothing,
+}
+
+impl Scope {
+    async fn run(self, op: Op) -> data_bridge_postgres::Result<Outcome> {
+        let transaction = match &self {
+            Scope::Transaction(tx) => Some(tx.clone()),
+            Scope::Pool(_) => None,
+        };
+        match (op, &self, transaction) {
+            (Op::Read { sql, params, options, whole }, _, tx) => {
+                // A whole result gives unconstrained numerics their narrowest exact decimal type.
+                let narrow = whole && options.decode.numeric == NumericAs::Auto;
+                let mut stream = match (&self, tx) {
+                    (Scope::Pool(pool), _) => pool.read(&sql, params, options).await?,
+                    (_, Some(tx)) => tx.lock().await.read(&sql, params, options).await?,
+                    (Scope::Transaction(_), None) => return Err(Error::Internal("scope mismatch")),
+                };
+                if !whole {
+                    return Ok(Outcome::Stream(stream));
+                }
+                let mut batches = Vec::new();
+                while let Some(batch) = stream.next_batch().await? {
+                    batches.push(batch);
+                }
+                let (schema, batches) = match narrow {
+                    true => narrow_numerics(stream.schema(), batches)?,
+                    false => (stream.schema(), batches),
+                };
+                Ok(Outcome::Table(schema, batches))
+            }
+            (Op::Write { table, source, options }, Scope::Pool(pool), _) => {
+                Ok(Outcome::Count(pool.copy_in_arrow(&table, source, options).await?))
+            }
+            (Op::Execute { sql, params }, Scope::Pool(pool), _) => {
+                Ok(Outcome::Count(pool.execute(&sql, params).await?))
+            }
+            (Op::ExecuteMany { sql, rows }, Scope::Pool(pool), _) => {
+                Ok(Outcome::Count(pool.execute_many(&sql, &rows).await?))
+            }
+            (Op::Begin(options), Scope::Pool(pool), _) => Ok(Outcome::Transaction(pool.transaction(options).await?)),
+            (op, Scope::Transaction(_), Some(tx)) => {
+                let mut tx = tx.lock().await;
+                Ok(match op {
+                    Op::Write { table, source, options } => {
+                        Outcome::Count(tx.copy_in_arrow(&table, source, options).await?)
+                    }
+                    Op::Execute { sql, params } => Outcome::Count(tx.execute(&sql, params).await?),
+                    Op::ExecuteMany { sql, rows } => Outcome::Count(tx.execute_many(&sql, &rows).await?),
+                    Op::Commit => Outcome::Nothing.after(tx.commit().await)?,
+                    Op::Rollback => Outcome::Nothing.after(tx.rollback().await)?,
+                    Op::Savepoint => Outcome::Count(tx.savepoint().await? as u64),
+                    Op::ReleaseSavepoint => Outcome::Nothing.after(tx.release_savepoint().await)?,
+                    Op::RollbackToSavepoint => Outcome::Nothing.after(tx.rollback_to_savepoint().await)?,
+                    Op::Begin(_) => return Err(Error::Usage("transactions do not nest: use savepoint()".into())),
+                    Op::Read { .. } => return Err(Error::Internal("reads are handled above")),
+                })
+            }
+            (_, _, _) => Err(Error::Usage("commit, rollback and savepoints belong to a transaction".into())),
+        }
+    }
+}
+
+impl Outcome {
+    fn after(self, done: data_bridge_postgres::Result<()>) -> data_bridge_postgres::Result<Outcome> {
+        done.map(|_| self)
+    }
+
+    fn into_python(self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        Ok(match self {
+            Outcome::Table(schema, batches) => {
+                let reader: Box<dyn RecordBatchReader + Send> =
+                    Box::new(RecordBatchIterator::new(batches.into_iter().map(Ok), schema));
+                reader.into_pyarrow(py)?.call_method0("read_all")?.unbind()
+            }
+            Outcome::Stream(stream) => Py::new(py, BatchStream { stream: Mutex::new(Some(stream)) })?.into_any(),
+            Outcome::Count(count) => count.into_pyobject(py)?.into_any().unbind(),
+            Outcome::Transaction(tx) => {
+                let scope = Scope::Transaction(Arc::new(tokio::sync::Mutex::new(tx)));
+                Py::new(py, Database { scope })?.into_any()
+            }
+            Outcome::Nothing => py.None(),
+        })
+    }
+}
+
+/// A pool of connections to one PostgreSQL server, or one transaction on it.
 #[pyclass(frozen, module = "data_bridge._native")]
 pub struct Database {
-    engine: Engine,
+    scope: Scope,
+}
+
+impl Database {
+    /// Runs `op`: blocking, or as an awaitable for asyncio when `asynchronous`.
+    fn dispatch<'py>(&self, py: Python<'py>, op: Op, asynchronous: bool) -> PyResult<Bound<'py, PyAny>> {
+        let scope = self.scope.clone();
+        if asynchronous {
+            return awaitable(py, scope.run(op), |py, outcome| outcome.into_python(py));
+        }
+        let outcome = wait(py, scope.run(op))?;
+        Ok(outcome.into_python(py)?.into_bound(py))
+    }
+
+    fn pool(&self, py: Python<'_>) -> PyResult<&Pool> {
+        match &self.scope {
+            Scope::Pool(pool) => Ok(pool),
+            Scope::Transaction(_) => Err(new_error(py, "programming", "not available on a transaction")),
+        }
+    }
 }
 
 #[pymethods]
 impl Database {
     #[new]
-    #[pyo3(signature = (url=None, *, max_connections=10, acquire_timeout=30.0, connect_timeout=10.0))]
+    #[pyo3(signature = (
+        url=None, *, min_connections=0, max_connections=10, acquire_timeout=30.0, idle_timeout=Some(600.0),
+        max_lifetime=Some(1800.0), statement_timeout=None, application_name=None, ssl=None, connect_timeout=10.0,
+    ))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
         url: Option<String>,
+        min_connections: usize,
         max_connections: usize,
         acquire_timeout: f64,
+        idle_timeout: Option<f64>,
+        max_lifetime: Option<f64>,
+        statement_timeout: Option<f64>,
+        application_name: Option<String>,
+        ssl: Option<&Bound<'_, PyAny>>,
         connect_timeout: f64,
     ) -> PyResult<Self> {
-        let seconds = |s: f64, name: &str| {
-            Duration::try_from_secs_f64(s)
-                .map_err(|_| new_error(py, "programming", &format!("{name} must be a non-negative number of seconds")))
-        };
-        let options = PoolOptions {
+        let options = pool_options(
+            py,
+            min_connections,
             max_connections,
-            acquire_timeout: seconds(acquire_timeout, "acquire_timeout")?,
-            connect_timeout: seconds(connect_timeout, "connect_timeout")?,
-        };
-        let engine = wait(py, Engine::connect(url.as_deref(), options))?;
-        Ok(Database { engine })
+            acquire_timeout,
+            idle_timeout,
+            max_lifetime,
+            statement_timeout,
+            application_name,
+            ssl,
+            connect_timeout,
+        )?;
+        let pool = wait(py, Pool::connect(url.as_deref(), options))?;
+        Ok(Database { scope: Scope::Pool(pool) })
+    }
+
+    /// Opens a pool for asyncio: an awaitable of a Database.
+    #[staticmethod]
+    #[pyo3(signature = (
+        url=None, *, min_connections=0, max_connections=10, acquire_timeout=30.0, idle_timeout=Some(600.0),
+        max_lifetime=Some(1800.0), statement_timeout=None, application_name=None, ssl=None, connect_timeout=10.0,
+    ))]
+    #[allow(clippy::too_many_arguments)]
+    fn connect_async<'py>(
+        py: Python<'py>,
+        url: Option<String>,
+        min_connections: usize,
+        max_connections: usize,
+        acquire_timeout: f64,
+        idle_timeout: Option<f64>,
+        max_lifetime: Option<f64>,
+        statement_timeout: Option<f64>,
+        application_name: Option<String>,
+        ssl: Option<&Bound<'_, PyAny>>,
+        connect_timeout: f64,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let options = pool_options(
+            py,
+            min_connections,
+            max_connections,
+            acquire_timeout,
+            idle_timeout,
+            max_lifetime,
+            statement_timeout,
+            application_name,
+            ssl,
+            connect_timeout,
+        )?;
+        awaitable(py, async move { Pool::connect(url.as_deref(), options).await }, |py, pool| {
+            Ok(Py::new(py, Database { scope: Scope::Pool(pool) })?.into_any())
+        })
     }
 
     /// Runs `sql` and returns the whole result as a pyarrow Table.
-    #[pyo3(signature = (sql, params=None, types=None))]
+    #[pyo3(signature = (sql, params=None, types=None, *, asynchronous=false))]
     fn read_arrow<'py>(
         &self,
         py: Python<'py>,
         sql: &str,
         params: Option<&Bound<'py, PyAny>>,
         types: Option<HashMap<String, String>>,
+        asynchronous: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let params = to_values(params)?;
-        let options = read_options(py, None, types)?;
-        // A whole result gives unconstrained numerics their narrowest exact decimal type.
-        let narrow = options.decode.numeric == NumericAs::Auto;
-        let (schema, batches) = wait(py, async {
-            let mut stream = self.engine.read(sql, params, options).await?;
-            let mut batches = Vec::new();
-            while let Some(batch) = stream.next_batch().await? {
-                batches.push(batch);
-            }
-            let (schema, batches) = match narrow {
-                true => narrow_numerics(stream.schema(), batches)?,
-                false => (stream.schema(), batches),
-            };
-            Ok((schema, batches))
-        })?;
-        let reader: Box<dyn RecordBatchReader + Send> =
-            Box::new(RecordBatchIterator::new(batches.into_iter().map(Ok), schema));
-        reader.into_pyarrow(py)?.call_method0("read_all")
+        let op = Op::Read {
+            sql: sql.into(),
+            params: to_values(params)?,
+            options: read_options(py, None, types)?,
+            whole: true,
+        };
+        self.dispatch(py, op, asynchronous)
     }
 
     /// Starts `sql` and returns a stream of its batches.
     #[pyo3(signature = (sql, params=None, batch_rows=None, types=None))]
-    fn read_stream(
+    fn read_stream<'py>(
         &self,
-        py: Python<'_>,
+        py: Python<'py>,
         sql: &str,
-        params: Option<&Bound<'_, PyAny>>,
+        params: Option<&Bound<'py, PyAny>>,
         batch_rows: Option<usize>,
         types: Option<HashMap<String, String>>,
-    ) -> PyResult<BatchStream> {
-        let params = to_values(params)?;
+    ) -> PyResult<Bound<'py, PyAny>> {
         let options = read_options(py, batch_rows, types)?;
-        let stream = wait(py, self.engine.read(sql, params, options))?;
-        Ok(BatchStream { stream: Mutex::new(Some(stream)) })
+        let op = Op::Read { sql: sql.into(), params: to_values(params)?, options, whole: false };
+        self.dispatch(py, op, false)
     }
 
     /// Writes an Arrow stream into a table; returns the rows written.
-    #[pyo3(signature = (schema, name, data, mode, key=None, create_if_missing=false, batch_rows=None))]
+    #[pyo3(signature = (schema, name, data, mode, key=None, create_if_missing=false, batch_rows=None, *, asynchronous=false))]
     #[allow(clippy::too_many_arguments)]
-    fn write_arrow(
+    fn write_arrow<'py>(
         &self,
-        py: Python<'_>,
+        py: Python<'py>,
         schema: Option<String>,
         name: String,
         data: PyArrowType<RecordBatchStreamReader>,
@@ -134,7 +345,8 @@ impl Database {
         key: Option<Vec<String>>,
         create_if_missing: bool,
         batch_rows: Option<usize>,
-    ) -> PyResult<u64> {
+        asynchronous: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
         let mode = match (mode, key) {
             ("append", _) => WriteMode::Append,
             ("create", _) => WriteMode::Create,
@@ -154,23 +366,127 @@ impl Database {
         }
         let table = TableName { schema, name };
         let options = WriteOptions { mode, create_if_missing, batch_rows };
-        wait(py, self.engine.write(&table, Box::new(data.0), options))
+        self.dispatch(py, Op::Write { table, source: Box::new(data.0), options }, asynchronous)
     }
 
-    /// (open connections, idle connections, callers waiting).
-    fn status(&self) -> (usize, usize, usize) {
-        self.engine.status()
+    /// Runs `sql`; returns the rows affected.
+    #[pyo3(signature = (sql, params=None, *, asynchronous=false))]
+    fn execute<'py>(
+        &self,
+        py: Python<'py>,
+        sql: &str,
+        params: Option<&Bound<'py, PyAny>>,
+        asynchronous: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        self.dispatch(py, Op::Execute { sql: sql.into(), params: to_values(params)? }, asynchronous)
+    }
+
+    /// Runs `sql` once per row of parameters, pipelined, all or nothing; returns the rows affected.
+    #[pyo3(signature = (sql, rows, *, asynchronous=false))]
+    fn execute_many<'py>(
+        &self,
+        py: Python<'py>,
+        sql: &str,
+        rows: &Bound<'py, PyAny>,
+        asynchronous: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        self.dispatch(py, Op::ExecuteMany { sql: sql.into(), rows: to_rows(rows)? }, asynchronous)
+    }
+
+    /// Starts a transaction: a Database handle pinned to one connection.
+    #[pyo3(signature = (isolation="read_committed", readonly=false, deferrable=false, *, asynchronous=false))]
+    fn begin<'py>(
+        &self,
+        py: Python<'py>,
+        isolation: &str,
+        readonly: bool,
+        deferrable: bool,
+        asynchronous: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let isolation = isolation.parse().map_err(|e| to_py(py, e))?;
+        let options = TransactionOptions { isolation, read_only: readonly, deferrable };
+        self.dispatch(py, Op::Begin(options), asynchronous)
+    }
+
+    /// Commits the transaction.
+    #[pyo3(signature = (*, asynchronous=false))]
+    fn commit<'py>(&self, py: Python<'py>, asynchronous: bool) -> PyResult<Bound<'py, PyAny>> {
+        self.dispatch(py, Op::Commit, asynchronous)
+    }
+
+    /// Rolls the transaction back.
+    #[pyo3(signature = (*, asynchronous=false))]
+    fn rollback<'py>(&self, py: Python<'py>, asynchronous: bool) -> PyResult<Bound<'py, PyAny>> {
+        self.dispatch(py, Op::Rollback, asynchronous)
+    }
+
+    /// Opens a savepoint; returns its depth.
+    #[pyo3(signature = (*, asynchronous=false))]
+    fn savepoint<'py>(&self, py: Python<'py>, asynchronous: bool) -> PyResult<Bound<'py, PyAny>> {
+        self.dispatch(py, Op::Savepoint, asynchronous)
+    }
+
+    /// Keeps the innermost savepoint's work.
+    #[pyo3(signature = (*, asynchronous=false))]
+    fn release_savepoint<'py>(&self, py: Python<'py>, asynchronous: bool) -> PyResult<Bound<'py, PyAny>> {
+        self.dispatch(py, Op::ReleaseSavepoint, asynchronous)
+    }
+
+    /// Undoes the innermost savepoint's work.
+    #[pyo3(signature = (*, asynchronous=false))]
+    fn rollback_to_savepoint<'py>(&self, py: Python<'py>, asynchronous: bool) -> PyResult<Bound<'py, PyAny>> {
+        self.dispatch(py, Op::RollbackToSavepoint, asynchronous)
+    }
+
+    /// (size, idle, in use, waiting, max size).
+    fn status(&self, py: Python<'_>) -> PyResult<(usize, usize, usize, usize, usize)> {
+        let status = self.pool(py)?.status();
+        Ok((status.size, status.idle, status.in_use, status.waiting, status.max_size))
     }
 
     /// Closes the pool.
-    fn close(&self) {
-        self.engine.close();
+    fn close(&self, py: Python<'_>) -> PyResult<()> {
+        self.pool(py)?.close();
+        Ok(())
     }
 
     #[getter]
-    fn closed(&self) -> bool {
-        self.engine.is_closed()
+    fn closed(&self, py: Python<'_>) -> PyResult<bool> {
+        Ok(self.pool(py)?.is_closed())
     }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn pool_options(
+    py: Python<'_>,
+    min_connections: usize,
+    max_connections: usize,
+    acquire_timeout: f64,
+    idle_timeout: Option<f64>,
+    max_lifetime: Option<f64>,
+    statement_timeout: Option<f64>,
+    application_name: Option<String>,
+    ssl: Option<&Bound<'_, PyAny>>,
+    connect_timeout: f64,
+) -> PyResult<PoolOptions> {
+    if max_connections == 0 {
+        return Err(new_error(py, "programming", "max_connections must be at least 1"));
+    }
+    if min_connections > max_connections {
+        return Err(new_error(py, "programming", "min_connections cannot exceed max_connections"));
+    }
+    let optional = |value: Option<f64>, name: &str| value.map(|v| seconds(py, v, name)).transpose();
+    Ok(PoolOptions {
+        min_connections,
+        max_connections,
+        acquire_timeout: seconds(py, acquire_timeout, "acquire_timeout")?,
+        connect_timeout: seconds(py, connect_timeout, "connect_timeout")?,
+        idle_timeout: optional(idle_timeout, "idle_timeout")?,
+        max_lifetime: optional(max_lifetime, "max_lifetime")?,
+        statement_timeout: optional(statement_timeout, "statement_timeout")?,
+        application_name,
+        tls: ssl.filter(|s| !s.is_none()).map(tls_options).transpose()?,
+    })
 }
 
 /// The batches of one running query.

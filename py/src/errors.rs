@@ -21,10 +21,11 @@ pub fn to_py(py: Python<'_>, error: Error) -> PyErr {
     let message = error.to_string();
     let kind = match &error {
         Error::Server(_) => "database",
-        Error::Connect { .. } | Error::Connection(_) | Error::PoolTimeout(_) | Error::Cancelled => "operational",
+        Error::PoolTimeout(_) => "pool_timeout",
+        Error::Connect { .. } | Error::Connection(_) | Error::Cancelled => "operational",
         Error::Config(_) | Error::Usage(_) | Error::ParamCount { .. } | Error::MissingColumn { .. } => "programming",
         Error::Param { .. } | Error::Codec(_) | Error::Source(_) | Error::UnsupportedType { .. } => "data",
-        Error::Closed => "interface",
+        Error::Closed | Error::TransactionDone | Error::Busy => "interface",
         _ => "internal",
     };
     let diag = error.db_error().and_then(|db| {

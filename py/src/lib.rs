@@ -1,6 +1,7 @@
 //! The `data_bridge._native` extension module. The Python package wraps it; see
 //! `python/data_bridge/__init__.py` for the public API.
 
+mod aio;
 mod database;
 mod errors;
 mod params;

@@ -25,6 +25,14 @@ pub fn to_values(params: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<Value>> {
     params.try_iter()?.map(|item| to_value(&item?)).collect()
 }
 
+/// `rows` (any iterable of lists or tuples) as rows of engine values.
+pub fn to_rows(rows: &Bound<'_, PyAny>) -> PyResult<Vec<Vec<Value>>> {
+    if rows.is_instance_of::<PyString>() {
+        return Err(new_error(rows.py(), "programming", "rows must be an iterable of parameter lists, not a str"));
+    }
+    rows.try_iter()?.map(|row| to_values(Some(&row?))).collect()
+}
+
 fn to_value(obj: &Bound<'_, PyAny>) -> PyResult<Value> {
     let py = obj.py();
     if obj.is_none() {

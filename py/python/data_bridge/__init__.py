@@ -8,9 +8,9 @@
 
 from __future__ import annotations
 
-from . import errors
+from . import aio, errors
 from ._native import __version__
-from .database import Database, connect
+from .database import Database, Savepoint, Transaction, connect
 from .reader import BatchReader
 from .errors import (
     DatabaseError,
@@ -27,7 +27,7 @@ from .errors import (
 from .errors import *  # noqa: F401,F403 - the named SQLSTATE classes
 
 __all__ = [
-    "connect", "Database", "BatchReader", "errors", "__version__",
+    "connect", "Database", "Transaction", "Savepoint", "BatchReader", "aio", "errors", "__version__",
     "Error", "Warning", "InterfaceError", "DatabaseError", "DataError", "OperationalError",
     "IntegrityError", "InternalError", "ProgrammingError", "NotSupportedError",
     *errors.__all__,

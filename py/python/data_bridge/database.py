@@ -1,8 +1,13 @@
-"""The Database handle: reads into pyarrow, pandas and polars."""
+"""The Database handle (a connection pool) and its transactions."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence, Tuple, Union, cast
+import itertools
+import random
+import time
+from typing import (
+    TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, TypeVar, Union, cast,
+)
 
 import pyarrow as pa
 
@@ -15,44 +20,58 @@ if TYPE_CHECKING:
 
 Params = Optional[Sequence[Any]]
 TypeOptions = Optional[Mapping[str, str]]
+SslOption = Union[None, str, Mapping[str, str]]
+T = TypeVar("T")
 
 
 def connect(
     url: Optional[str] = None,
     *,
+    min_connections: int = 0,
     max_connections: int = 10,
     acquire_timeout: float = 30.0,
+    idle_timeout: Optional[float] = 600.0,
+    max_lifetime: Optional[float] = 1800.0,
+    statement_timeout: Optional[float] = None,
+    application_name: Optional[str] = "data-bridge",
+    ssl: SslOption = None,
     connect_timeout: float = 10.0,
 ) -> "Database":
     """Opens a connection pool to PostgreSQL.
 
-    ``url`` is a libpq URL or ``key=value`` string; ``None`` uses ``DATABASE_URL``, else the
-    ``PG*`` environment variables. One connection is opened at once, so a wrong address or
-    password fails here.
+    ``url`` is a libpq URL or ``key=value`` string (``sslmode``, ``sslrootcert``, ``sslcert``
+    and ``sslkey`` included); ``None`` uses ``DATABASE_URL``, else the ``PG*`` environment
+    variables. ``min_connections`` (at least one) are opened at once, so a wrong address or
+    password fails here. Connections idle longer than ``idle_timeout`` seconds are closed,
+    ones older than ``max_lifetime`` replaced; ``statement_timeout`` (seconds) applies to every
+    statement. ``ssl`` overrides the URL's TLS settings: a mode (``"disable"``, ``"prefer"``,
+    ``"require"``, ``"verify-ca"``, ``"verify-full"``) or a dict with ``mode``, ``root_cert``,
+    ``cert`` and ``key`` (file paths).
     """
     native = _native.Database(
         url,
+        min_connections=min_connections,
         max_connections=max_connections,
         acquire_timeout=acquire_timeout,
+        idle_timeout=idle_timeout,
+        max_lifetime=max_lifetime,
+        statement_timeout=statement_timeout,
+        application_name=application_name,
+        ssl=ssl,
         connect_timeout=connect_timeout,
     )
     return Database(native)
 
 
-class Database:
-    """A pool of connections to one PostgreSQL server; safe to share across threads.
+class _Queries:
+    """The statements shared by a Database (each call on a pooled connection) and a
+    Transaction (every call on its one connection)."""
 
-    Placeholders are ``$1, $2, ...``; ``params`` is a list or tuple, bound in binary with the
-    types the server infers. ``types`` chooses other Arrow shapes, e.g. ``{"numeric":
-    "float64"}``.
-    """
-
-    def __init__(self, native: _native.Database) -> None:
-        self._native = native
+    _native: _native.Database
 
     def read_arrow(self, sql: str, params: Params = None, *, types: TypeOptions = None) -> pa.Table:
         """Runs ``sql`` and returns the whole result as a pyarrow Table."""
-        return self._native.read_arrow(sql, params, _types(types))
+        return cast(pa.Table, self._native.read_arrow(sql, params, _types(types)))
 
     def read_batches(
         self,
@@ -68,7 +87,7 @@ class Database:
         ``batch_rows`` rows when it is given (else about 4 MiB of data each). Closing or
         dropping the reader early cancels the query.
         """
-        return BatchReader(self._native.read_stream(sql, params, batch_rows, _types(types)))
+        return BatchReader(cast(_native.BatchStream, self._native.read_stream(sql, params, batch_rows, _types(types))))
 
     def read_pandas(
         self, sql: str, params: Params = None, *, types: TypeOptions = None, **to_pandas_kwargs: Any
@@ -78,11 +97,7 @@ class Database:
 
     def read_polars(self, sql: str, params: Params = None, *, types: TypeOptions = None) -> "polars.DataFrame":
         """Runs ``sql`` into a polars DataFrame (through Arrow, without copying)."""
-        import polars as pl
-
-        # polars has no UUID type: it takes the 16-byte storage of UUID columns.
-        # A Table always gives a DataFrame (a Series only comes from an Array).
-        return cast("polars.DataFrame", pl.from_arrow(self.read_arrow(sql, params, types=types)))
+        return _to_polars(self.read_arrow(sql, params, types=types))
 
     def write_arrow(
         self,
@@ -93,7 +108,7 @@ class Database:
         create_if_missing: bool = False,
         batch_rows: Optional[int] = None,
     ) -> int:
-        """Writes ``data`` into ``table`` with binary COPY, in one transaction; returns the rows
+        """Writes ``data`` into ``table`` with binary COPY, all or nothing; returns the rows
         written.
 
         ``table`` is ``"name"``, ``"schema.name"`` or ``(schema, name)``; identifiers are quoted.
@@ -101,17 +116,80 @@ class Database:
         DataFrame or LazyFrame, or any object exporting ``__arrow_c_stream__`` (read as a stream).
         ``mode``: ``"append"`` (columns matched by name, missing ones take their defaults),
         ``"create"``, ``"replace"`` (drop and recreate, atomically) or ``"upsert"`` (needs
-        ``key``). Any error leaves the table as it was.
+        ``key``). Any error leaves the table as it was (inside a transaction: as it was before
+        this call).
         """
-        schema, name = _table_name(table)
-        return self._native.write_arrow(
-            schema, name, _to_reader(data), mode, list(key) if key is not None else None, create_if_missing, batch_rows
-        )
+        return cast(int, self._native.write_arrow(*_write_args(table, data, mode, key, create_if_missing, batch_rows)))
 
-    def status(self) -> dict:
-        """Pool occupancy: ``{"size", "idle", "waiting"}``."""
-        size, idle, waiting = self._native.status()
-        return {"size": size, "idle": idle, "waiting": waiting}
+    def execute(self, sql: str, params: Params = None) -> int:
+        """Runs ``sql``; returns the rows affected. Without params, ``sql`` may hold several
+        ``;``-separated statements (the last one's count is returned)."""
+        return cast(int, self._native.execute(sql, params))
+
+    def execute_many(self, sql: str, rows: Iterable[Sequence[Any]]) -> int:
+        """Runs ``sql`` once per row of parameters, pipelined on one connection, all or nothing;
+        returns the total rows affected."""
+        return cast(int, self._native.execute_many(sql, rows))
+
+    def fetch_all(self, sql: str, params: Params = None, *, types: TypeOptions = None) -> List[Dict[str, Any]]:
+        """Runs ``sql`` and returns its rows as dicts (decoded in Rust, through Arrow)."""
+        return cast(List[Dict[str, Any]], self.read_arrow(sql, params, types=types).to_pylist())
+
+    def fetch_one(self, sql: str, params: Params = None, *, types: TypeOptions = None) -> Optional[Dict[str, Any]]:
+        """The first row of ``sql`` as a dict, or None when there is none."""
+        table = self.read_arrow(sql, params, types=types)
+        return cast(Dict[str, Any], table.slice(0, 1).to_pylist()[0]) if table.num_rows else None
+
+
+class Database(_Queries):
+    """A pool of connections to one PostgreSQL server; safe to share across threads.
+
+    Placeholders are ``$1, $2, ...``; ``params`` is a list or tuple, bound in binary with the
+    types the server infers. ``types`` chooses other Arrow shapes, e.g. ``{"numeric":
+    "float64"}``.
+    """
+
+    def __init__(self, native: _native.Database) -> None:
+        self._native = native
+
+    def transaction(
+        self, isolation: str = "read_committed", readonly: bool = False, deferrable: bool = False
+    ) -> "Transaction":
+        """A transaction on one connection: ``with db.transaction() as tx:`` commits when the block
+        ends normally and rolls back (and re-raises) on an exception.
+
+        ``isolation`` is ``"read_committed"``, ``"repeatable_read"`` or ``"serializable"``.
+        """
+        return Transaction(self._native, isolation, readonly, deferrable)
+
+    def run_in_transaction(
+        self,
+        fn: Callable[["Transaction"], T],
+        retries: int = 3,
+        isolation: str = "serializable",
+        readonly: bool = False,
+        deferrable: bool = False,
+    ) -> T:
+        """Runs ``fn(tx)`` in a transaction and commits; returns what ``fn`` returned.
+
+        On a serialization failure (40001) or a deadlock (40P01), in ``fn`` or at commit, the
+        transaction is rolled back and the whole of ``fn`` runs again after a jittered backoff,
+        up to ``retries`` more times. Any other exception rolls back and propagates.
+        """
+        for attempt in itertools.count():
+            try:
+                with self.transaction(isolation, readonly, deferrable) as tx:
+                    return fn(tx)
+            except (errors.SerializationFailure, errors.DeadlockDetected):
+                if attempt >= retries:
+                    raise
+            time.sleep(_backoff(attempt))
+        raise AssertionError("unreachable")
+
+    def status(self) -> Dict[str, int]:
+        """Pool occupancy: ``{"size", "idle", "in_use", "waiting", "max_size"}``."""
+        size, idle, in_use, waiting, max_size = self._native.status()
+        return {"size": size, "idle": idle, "in_use": in_use, "waiting": waiting, "max_size": max_size}
 
     def close(self) -> None:
         """Closes the pool; later calls raise InterfaceError."""
@@ -127,6 +205,104 @@ class Database:
 
     def __exit__(self, *exc_info: Any) -> None:
         self.close()
+
+
+class Transaction(_Queries):
+    """A transaction pinned to one pooled connection, from ``Database.transaction()``.
+
+    It offers the Database's read, write and execute methods; all of them run in this
+    transaction, so they commit or roll back together. It begins when the ``with`` block is
+    entered (or at ``begin()``).
+    """
+
+    def __init__(self, pool: _native.Database, isolation: str, readonly: bool, deferrable: bool) -> None:
+        self._pool = pool
+        self._options = (isolation, readonly, deferrable)
+        self._begun: Optional[_native.Database] = None
+
+    @property
+    def _native(self) -> _native.Database:  # type: ignore[override]
+        if self._begun is None:
+            raise errors.InterfaceError("the transaction has not begun: use it in a with block")
+        return self._begun
+
+    def begin(self) -> "Transaction":
+        """Starts the transaction (done by ``with``)."""
+        if self._begun is not None:
+            raise errors.InterfaceError("the transaction has already begun")
+        self._begun = cast(_native.Database, self._pool.begin(*self._options))
+        return self
+
+    def commit(self) -> None:
+        """Commits; later calls raise InterfaceError."""
+        self._native.commit()
+
+    def rollback(self) -> None:
+        """Rolls back; later calls raise InterfaceError."""
+        self._native.rollback()
+
+    def savepoint(self) -> "Savepoint":
+        """``with tx.savepoint():`` undoes the block's work if it raises (and re-raises); the
+        transaction goes on. Savepoints nest to any depth."""
+        return Savepoint(self)
+
+    def __enter__(self) -> "Transaction":
+        return self.begin()
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        native = self._native
+        if exc_type is None:
+            native.commit()
+            return
+        try:
+            native.rollback()
+        except errors.InterfaceError:
+            pass  # already committed or rolled back by the block itself
+        except errors.Error:
+            pass  # the connection broke: it is discarded, and the block's exception matters more
+
+
+class Savepoint:
+    """A savepoint of a transaction, as a context manager."""
+
+    def __init__(self, transaction: Transaction) -> None:
+        self._transaction = transaction
+
+    def __enter__(self) -> Transaction:
+        self._transaction._native.savepoint()
+        return self._transaction
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        native = self._transaction._native
+        if exc_type is None:
+            native.release_savepoint()
+        else:
+            native.rollback_to_savepoint()
+
+
+def _backoff(attempt: int) -> float:
+    """Seconds before retry number ``attempt + 1``: exponential from 10 ms, capped, jittered."""
+    return random.uniform(0, min(1.0, 0.01 * 2**attempt))
+
+
+def _to_polars(table: pa.Table) -> "polars.DataFrame":
+    import polars as pl
+
+    # polars has no UUID type: it takes the 16-byte storage of UUID columns.
+    # A Table always gives a DataFrame (a Series only comes from an Array).
+    return cast("polars.DataFrame", pl.from_arrow(table))
+
+
+def _write_args(
+    table: Union[str, Tuple[str, str]],
+    data: Any,
+    mode: str,
+    key: Optional[Sequence[str]],
+    create_if_missing: bool,
+    batch_rows: Optional[int],
+) -> tuple:
+    schema, name = _table_name(table)
+    return schema, name, _to_reader(data), mode, list(key) if key is not None else None, create_if_missing, batch_rows
 
 
 def _table_name(table: Union[str, Tuple[str, str]]) -> Tuple[Optional[str], str]:

@@ -12,7 +12,7 @@ __all__ = [
     "Error", "Warning", "InterfaceError", "DatabaseError", "DataError", "OperationalError",
     "IntegrityError", "InternalError", "ProgrammingError", "NotSupportedError",
     "UniqueViolation", "ForeignKeyViolation", "NotNullViolation", "CheckViolation",
-    "SerializationFailure", "DeadlockDetected", "QueryCanceled", "UndefinedTable",
+    "SerializationFailure", "DeadlockDetected", "QueryCanceled", "PoolTimeout", "UndefinedTable",
     "UndefinedColumn", "SyntaxError", "DivisionByZero", "InvalidTextRepresentation",
     "NumericValueOutOfRange", "Diagnostic", "lookup",
 ]
@@ -138,6 +138,10 @@ class QueryCanceled(OperationalError):
     sqlstate = "57014"
 
 
+class PoolTimeout(OperationalError):
+    """No pooled connection became free within ``acquire_timeout``."""
+
+
 class UndefinedTable(ProgrammingError):
     """The table does not exist."""
 
@@ -194,6 +198,7 @@ _BY_CLASS = {
 _BY_KIND = {
     "interface": InterfaceError, "database": DatabaseError, "data": DataError,
     "operational": OperationalError, "programming": ProgrammingError, "internal": InternalError,
+    "pool_timeout": PoolTimeout,
 }
 
 

@@ -1,0 +1,237 @@
+"""data-bridge for asyncio: the same API as coroutines.
+
+>>> import asyncio, data_bridge.aio
+>>> async def main():
+...     db = await data_bridge.aio.connect("postgresql://postgres@127.0.0.1:5432/test")
+...     async with db.transaction() as tx:
+...         await tx.execute("SELECT 1")
+...     return (await db.read_arrow("SELECT 1 AS one")).to_pydict()
+>>> asyncio.run(main())
+{'one': [1]}
+
+Every call runs on the engine's own I/O threads and completes an asyncio future, so the event
+loop is never blocked. Cancelling the awaiting task cancels the query on the server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from typing import Any, Awaitable, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, TypeVar, Union, cast
+
+import pyarrow as pa
+
+from . import _native, errors
+from .database import Params, SslOption, TypeOptions, _backoff, _to_polars, _types, _write_args
+
+__all__ = ["connect", "AsyncDatabase", "AsyncTransaction"]
+
+T = TypeVar("T")
+
+
+async def connect(
+    url: Optional[str] = None,
+    *,
+    min_connections: int = 0,
+    max_connections: int = 10,
+    acquire_timeout: float = 30.0,
+    idle_timeout: Optional[float] = 600.0,
+    max_lifetime: Optional[float] = 1800.0,
+    statement_timeout: Optional[float] = None,
+    application_name: Optional[str] = "data-bridge",
+    ssl: SslOption = None,
+    connect_timeout: float = 10.0,
+) -> "AsyncDatabase":
+    """Opens a connection pool; the arguments are those of ``data_bridge.connect``."""
+    native = await _native.Database.connect_async(
+        url,
+        min_connections=min_connections,
+        max_connections=max_connections,
+        acquire_timeout=acquire_timeout,
+        idle_timeout=idle_timeout,
+        max_lifetime=max_lifetime,
+        statement_timeout=statement_timeout,
+        application_name=application_name,
+        ssl=ssl,
+        connect_timeout=connect_timeout,
+    )
+    return AsyncDatabase(native)
+
+
+def _complete(future: "asyncio.Future[Any]", ok: bool, value: Any) -> None:
+    """Called on the event loop by the native module with a call's outcome."""
+    if future.done():  # cancelled meanwhile
+        return
+    if ok:
+        future.set_result(value)
+    else:
+        future.set_exception(value)
+
+
+class _AsyncQueries:
+    """The statements shared by AsyncDatabase and AsyncTransaction."""
+
+    _native: _native.Database
+
+    async def read_arrow(self, sql: str, params: Params = None, *, types: TypeOptions = None) -> pa.Table:
+        """Runs ``sql`` and returns the whole result as a pyarrow Table."""
+        return cast(pa.Table, await self._native.read_arrow(sql, params, _types(types), asynchronous=True))
+
+    async def read_pandas(self, sql: str, params: Params = None, *, types: TypeOptions = None, **kwargs: Any) -> Any:
+        """Runs ``sql`` into a pandas DataFrame (kwargs go to ``Table.to_pandas``)."""
+        return (await self.read_arrow(sql, params, types=types)).to_pandas(**kwargs)
+
+    async def read_polars(self, sql: str, params: Params = None, *, types: TypeOptions = None) -> Any:
+        """Runs ``sql`` into a polars DataFrame."""
+        return _to_polars(await self.read_arrow(sql, params, types=types))
+
+    async def write_arrow(
+        self,
+        table: Union[str, Tuple[str, str]],
+        data: Any,
+        mode: str = "append",
+        key: Optional[Sequence[str]] = None,
+        create_if_missing: bool = False,
+        batch_rows: Optional[int] = None,
+    ) -> int:
+        """Writes ``data`` into ``table`` with binary COPY, all or nothing (see
+        ``Database.write_arrow``)."""
+        args = _write_args(table, data, mode, key, create_if_missing, batch_rows)
+        return cast(int, await self._native.write_arrow(*args, asynchronous=True))
+
+    async def execute(self, sql: str, params: Params = None) -> int:
+        """Runs ``sql``; returns the rows affected."""
+        return cast(int, await self._native.execute(sql, params, asynchronous=True))
+
+    async def execute_many(self, sql: str, rows: Iterable[Sequence[Any]]) -> int:
+        """Runs ``sql`` once per row of parameters, pipelined, all or nothing."""
+        return cast(int, await self._native.execute_many(sql, rows, asynchronous=True))
+
+    async def fetch_all(self, sql: str, params: Params = None, *, types: TypeOptions = None) -> List[Dict[str, Any]]:
+        """Runs ``sql`` and returns its rows as dicts."""
+        return cast(List[Dict[str, Any]], (await self.read_arrow(sql, params, types=types)).to_pylist())
+
+    async def fetch_one(
+        self, sql: str, params: Params = None, *, types: TypeOptions = None
+    ) -> Optional[Dict[str, Any]]:
+        """The first row of ``sql`` as a dict, or None."""
+        table = await self.read_arrow(sql, params, types=types)
+        return cast(Dict[str, Any], table.slice(0, 1).to_pylist()[0]) if table.num_rows else None
+
+
+class AsyncDatabase(_AsyncQueries):
+    """A pool of connections for asyncio; safe to share between tasks."""
+
+    def __init__(self, native: _native.Database) -> None:
+        self._native = native
+
+    def transaction(
+        self, isolation: str = "read_committed", readonly: bool = False, deferrable: bool = False
+    ) -> "AsyncTransaction":
+        """``async with db.transaction() as tx:`` commits at the end, rolls back on an exception."""
+        return AsyncTransaction(self._native, isolation, readonly, deferrable)
+
+    async def run_in_transaction(
+        self,
+        fn: Callable[["AsyncTransaction"], Awaitable[T]],
+        retries: int = 3,
+        isolation: str = "serializable",
+        readonly: bool = False,
+        deferrable: bool = False,
+    ) -> T:
+        """Awaits ``fn(tx)`` in a transaction, re-running it on serialization failures and
+        deadlocks (see ``Database.run_in_transaction``)."""
+        for attempt in itertools.count():
+            try:
+                async with self.transaction(isolation, readonly, deferrable) as tx:
+                    return await fn(tx)
+            except (errors.SerializationFailure, errors.DeadlockDetected):
+                if attempt >= retries:
+                    raise
+            await asyncio.sleep(_backoff(attempt))
+        raise AssertionError("unreachable")
+
+    def status(self) -> Dict[str, int]:
+        """Pool occupancy: ``{"size", "idle", "in_use", "waiting", "max_size"}``."""
+        size, idle, in_use, waiting, max_size = self._native.status()
+        return {"size": size, "idle": idle, "in_use": in_use, "waiting": waiting, "max_size": max_size}
+
+    async def close(self) -> None:
+        """Closes the pool; later calls raise InterfaceError."""
+        self._native.close()
+
+    @property
+    def closed(self) -> bool:
+        """Whether ``close()`` was called."""
+        return self._native.closed
+
+    async def __aenter__(self) -> "AsyncDatabase":
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        await self.close()
+
+
+class AsyncTransaction(_AsyncQueries):
+    """A transaction on one connection, from ``AsyncDatabase.transaction()``."""
+
+    def __init__(self, pool: _native.Database, isolation: str, readonly: bool, deferrable: bool) -> None:
+        self._pool = pool
+        self._options = (isolation, readonly, deferrable)
+        self._begun: Optional[_native.Database] = None
+
+    @property
+    def _native(self) -> _native.Database:  # type: ignore[override]
+        if self._begun is None:
+            raise errors.InterfaceError("the transaction has not begun: use it in an async with block")
+        return self._begun
+
+    async def begin(self) -> "AsyncTransaction":
+        """Starts the transaction (done by ``async with``)."""
+        if self._begun is not None:
+            raise errors.InterfaceError("the transaction has already begun")
+        self._begun = cast(_native.Database, await self._pool.begin(*self._options, asynchronous=True))
+        return self
+
+    async def commit(self) -> None:
+        """Commits; later calls raise InterfaceError."""
+        await self._native.commit(asynchronous=True)
+
+    async def rollback(self) -> None:
+        """Rolls back; later calls raise InterfaceError."""
+        await self._native.rollback(asynchronous=True)
+
+    def savepoint(self) -> "AsyncSavepoint":
+        """``async with tx.savepoint():`` undoes the block's work if it raises."""
+        return AsyncSavepoint(self)
+
+    async def __aenter__(self) -> "AsyncTransaction":
+        return await self.begin()
+
+    async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        native = self._native
+        if exc_type is None:
+            await native.commit(asynchronous=True)
+            return
+        try:
+            await native.rollback(asynchronous=True)
+        except errors.Error:
+            pass  # already ended, or the connection broke: the block's exception matters more
+
+
+class AsyncSavepoint:
+    """A savepoint of an AsyncTransaction, as an async context manager."""
+
+    def __init__(self, transaction: AsyncTransaction) -> None:
+        self._transaction = transaction
+
+    async def __aenter__(self) -> AsyncTransaction:
+        await self._transaction._native.savepoint(asynchronous=True)
+        return self._transaction
+
+    async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        native = self._transaction._native
+        if exc_type is None:
+            await native.release_savepoint(asynchronous=True)
+        else:
+            await native.rollback_to_savepoint(asynchronous=True)
