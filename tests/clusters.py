@@ -42,7 +42,9 @@ import socket
 import subprocess
 import tempfile
 import weakref
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote, urlencode
 
 import psycopg
@@ -197,10 +199,10 @@ class Cluster:
             host=str(self.socket_dir), port=self.port, user="postgres", dbname="postgres", autocommit=True
         )
 
-    def sql(self, statement: str | sql.Composable, params: object = None) -> list[tuple]:
+    def sql(self, statement: str | sql.Composed, params: Sequence[Any] | None = None) -> list[tuple]:
         """Runs one statement as the superuser; returns its rows ([] when it has none)."""
         with self.connect_admin() as conn:
-            cur = conn.execute(statement, params)  # type: ignore[arg-type]
+            cur = conn.execute(statement, params)
             return cur.fetchall() if cur.description else []
 
     def create_role(self, name: str, password: str | None = None, *, encryption: str = "scram-sha-256") -> None:
@@ -317,7 +319,7 @@ class Cluster:
                 ssl_ca_file=f"'{tls / 'ca.crt'}'",
             )
         for key, value in self._settings.items():
-            lines[key] = value if isinstance(value, (int, float)) else f"'{value}'"
+            lines[key] = str(value) if isinstance(value, (int, float)) else f"'{value}'"
         path = self.datadir / "clusters.conf"
         path.write_text("".join(f"{k} = {v}\n" for k, v in lines.items()), encoding="utf-8")
         _chown_to_server_user(path)
@@ -421,7 +423,7 @@ def _loopback_addresses() -> list[str]:
     with contextlib.suppress(OSError):
         for *_, sockaddr in socket.getaddrinfo("localhost", None, type=socket.SOCK_STREAM):
             if sockaddr[0] not in addresses:
-                addresses.append(sockaddr[0])
+                addresses.append(str(sockaddr[0]))
     return addresses
 
 

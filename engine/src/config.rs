@@ -40,9 +40,25 @@ pub fn resolve(url: Option<&str>) -> Result<(Config, TlsOptions)> {
     if config.get_hosts().is_empty() {
         config.host(std::env::var("PGHOST").as_deref().unwrap_or(default_host()));
     }
+    // libpq's environment fills in what the URL leaves out.
     if config.get_user().is_none() {
-        if let Ok(user) = std::env::var("PGUSER") {
+        if let Some(user) = var("PGUSER") {
             config.user(user);
+        }
+    }
+    if config.get_password().is_none() {
+        if let Some(password) = var("PGPASSWORD") {
+            config.password(password);
+        }
+    }
+    if config.get_dbname().is_none() {
+        if let Some(dbname) = var("PGDATABASE") {
+            config.dbname(dbname);
+        }
+    }
+    if config.get_ports().is_empty() {
+        if let Some(port) = var("PGPORT").and_then(|p| p.parse().ok()) {
+            config.port(port);
         }
     }
     if config.get_application_name().is_none() {

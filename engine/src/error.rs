@@ -101,6 +101,14 @@ impl Error {
         }
     }
 
+    /// Whether a cached statement was outdated by a schema change ("cached plan must not
+    /// change result type"): running the call again prepares it afresh.
+    pub fn is_stale_statement(&self) -> bool {
+        self.db_error().is_some_and(|db| {
+            db.code() == &tokio_postgres::error::SqlState::FEATURE_NOT_SUPPORTED && db.message().contains("cached plan")
+        })
+    }
+
     /// The server's full error report (detail, hint, constraint, position, ...).
     pub fn db_error(&self) -> Option<&DbError> {
         match self {

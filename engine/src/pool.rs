@@ -23,7 +23,7 @@ use crate::transaction::{Transaction, TransactionOptions};
 use crate::write::{TableName, WriteOptions};
 
 /// OIDs below this are the server's built-in objects (`FirstNormalObjectId`).
-const FIRST_USER_OID: u32 = 16384;
+pub(crate) const FIRST_USER_OID: u32 = 16384;
 /// A connection idle for longer is pinged before it is handed out.
 pub const PING_AFTER: Duration = Duration::from_secs(5);
 /// How often idle connections are reaped and `min_connections` restored.

@@ -10,7 +10,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::task::{ready, Context, Poll};
 
 use arrow_array::RecordBatch;
@@ -26,7 +26,8 @@ use tokio_postgres::Statement;
 use crate::busy_poll;
 use crate::error::{Error, Result};
 use crate::param::{Bound, Value};
-use crate::session::Session;
+use crate::pool::FIRST_USER_OID;
+use crate::session::{is_stale_plan, Session};
 use crate::shape::{self, Typmods};
 use crate::sql;
 
@@ -34,6 +35,8 @@ use crate::sql;
 const CHUNK_BYTES: usize = 4 << 20;
 /// Most rows in one batch when the caller sets no `batch_rows`.
 const MAX_BATCH_ROWS: usize = 1 << 20;
+/// A whole result up to this size is decoded on the I/O task instead of the decoder threads.
+const INLINE_BYTES: usize = 64 << 10;
 /// Batches decoded or decoding ahead of the reader.
 const BATCHES_AHEAD: usize = 4;
 
@@ -45,6 +48,11 @@ pub struct ReadOptions {
     pub batch_rows: Option<usize>,
     /// Choices of Arrow types.
     pub decode: DecodeOptions,
+    /// Runs the query as a statement from the connection's cache, through the extended
+    /// protocol: one round trip less for small queries run again and again. A schema change
+    /// since it was cached fails the read with [`Error::is_stale_statement`] (and evicts it):
+    /// the caller may run the read again.
+    pub cache_statement: bool,
 }
 
 /// The batches of one query, in order: a [`futures_util::Stream`] of record batches.
@@ -55,8 +63,18 @@ pub struct ReadStream {
     /// The batch being decoded, once its turn has come.
     decoding: Option<oneshot::Receiver<data_bridge_arrow_codec::Result<RecordBatch>>>,
     finished: bool,
+    /// Told when the stream is dropped before its end (the query is then cancelled).
+    session: Weak<Session>,
     /// Dropped (or fired) to stop the producing task.
     _cancel: oneshot::Sender<()>,
+}
+
+impl Drop for ReadStream {
+    fn drop(&mut self) {
+        if let (false, Some(session)) = (self.finished, self.session.upgrade()) {
+            session.settling.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
 }
 
 enum Pending {
@@ -126,9 +144,16 @@ impl ReadStream {
         let (pending_tx, pending) = mpsc::channel(BATCHES_AHEAD);
         let (cancel, cancelled) = oneshot::channel();
         let task = ReadTask { sql: sql.to_owned(), params, options, pending: pending_tx };
-        tokio::spawn(task.run(session, busy, schema_tx, cancelled));
+        tokio::spawn(task.run(session.clone(), busy, schema_tx, cancelled));
         match schema_rx.await {
-            Ok(Ok(schema)) => Ok(ReadStream { schema, pending, decoding: None, finished: false, _cancel: cancel }),
+            Ok(Ok(schema)) => Ok(ReadStream {
+                schema,
+                pending,
+                decoding: None,
+                finished: false,
+                session: Arc::downgrade(&session),
+                _cancel: cancel,
+            }),
             Ok(Err(error)) => Err(error),
             Err(_) => Err(Error::Internal("read task stopped before describing the result")),
         }
@@ -154,45 +179,54 @@ impl ReadTask {
     async fn run(
         self,
         session: Arc<Session>,
-        _busy: OwnedMutexGuard<()>,
+        busy: OwnedMutexGuard<()>,
         schema_tx: oneshot::Sender<Result<SchemaRef>>,
         mut cancelled: oneshot::Receiver<()>,
     ) {
-        let client = session.client();
-        let prepared = tokio::select! {
-            prepared = self.prepare(&session) => prepared,
-            _ = &mut cancelled => return session.settle().await,
-        };
-        let (columns, source) = match prepared {
-            Ok(prepared) => prepared,
-            Err(error) => {
-                let _ = schema_tx.send(session.observe(Err(error)));
-                return;
-            }
-        };
+        // Inside a transaction the read runs in a savepoint, so that closing its stream early
+        // (which cancels the query) or a failed read leaves the transaction usable.
+        let in_transaction = session.in_transaction.load(std::sync::atomic::Ordering::Relaxed);
         let mut schema = SchemaSlot(Some(schema_tx));
         let outcome = tokio::select! {
-            outcome = self.stream_rows(client, columns, source, &mut schema) => outcome,
+            outcome = self.read(&session, &mut schema, in_transaction) => outcome,
             _ = &mut cancelled => Err(Error::Cancelled),
         };
         let outcome = match outcome {
-            Err(Error::Cancelled) => Err(Error::Cancelled),
+            Err(Error::Cancelled) => {
+                session.settle().await;
+                Err(Error::Cancelled)
+            }
             other => session.observe(other),
         };
-        match outcome {
-            Ok(()) => {
-                let _ = self.pending.send(Pending::Done).await;
+        if in_transaction && !session.broken.load(std::sync::atomic::Ordering::Relaxed) {
+            let end = match outcome {
+                Ok(()) => "RELEASE SAVEPOINT data_bridge_read",
+                Err(_) => "ROLLBACK TO SAVEPOINT data_bridge_read; RELEASE SAVEPOINT data_bridge_read",
+            };
+            if let Err(error) = session.client().batch_execute(end).await {
+                let _ = session.observe::<()>(Err(error.into()));
             }
-            Err(Error::Cancelled) => session.settle().await,
-            Err(error) => match schema.0.take() {
-                Some(schema_tx) => {
-                    let _ = schema_tx.send(Err(error));
-                }
-                None => {
-                    let _ = self.pending.send(Pending::Failed(error)).await;
-                }
-            },
         }
+        session.settling.store(false, std::sync::atomic::Ordering::Relaxed);
+        // The connection goes back before the reader hears of the end, so the caller's next
+        // statement can have it at once.
+        drop(busy);
+        drop(session);
+        match (outcome, schema.0.take()) {
+            // Failed before the schema was known: the caller of `start` gets the error.
+            (Err(error), Some(schema_tx)) => drop(schema_tx.send(Err(error))),
+            (Err(error), None) => drop(self.pending.send(Pending::Failed(error)).await),
+            (Ok(()), _) => drop(self.pending.send(Pending::Done).await),
+        }
+    }
+
+    /// Prepares and streams; the schema goes to `schema` as soon as it is known.
+    async fn read(&self, session: &Session, schema: &mut SchemaSlot, in_transaction: bool) -> Result<()> {
+        if in_transaction {
+            session.client().batch_execute("SAVEPOINT data_bridge_read").await?;
+        }
+        let (columns, source) = self.prepare(session).await?;
+        self.stream_rows(session.client(), columns, source, schema).await
     }
 
     /// Prepares the query: its columns (from the description) and where its rows come from.
@@ -201,7 +235,17 @@ impl ReadTask {
         // User-defined types may have changed since this connection last saw them
         // (ALTER TYPE): tokio-postgres looks them up again. Built-in types cost nothing.
         client.clear_type_cache();
-        let statement = client.prepare(&self.sql).await?;
+        let mut statement = match self.options.cache_statement {
+            true => client.prepare_cached(&self.sql).await?,
+            false => client.prepare(&self.sql).await?,
+        };
+        let user_types = statement.columns().iter().map(|c| c.type_()).chain(statement.params());
+        if self.options.cache_statement && user_types.clone().any(|t| t.oid() >= FIRST_USER_OID) {
+            // Cached user-defined types may be stale (ALTER TYPE): described afresh each time.
+            client.statement_cache.remove(&self.sql, &[]);
+            client.clear_type_cache();
+            statement = client.prepare(&self.sql).await?;
+        }
         if statement.params().len() != self.params.len() {
             return Err(Error::ParamCount { expected: statement.params().len(), got: self.params.len() });
         }
@@ -226,7 +270,7 @@ impl ReadTask {
             true => sql::with_text_output(&self.sql, &as_text),
             false => self.sql.clone(),
         };
-        let source = if self.params.is_empty() && sql::is_copyable(&self.sql) {
+        let source = if self.params.is_empty() && sql::is_copyable(&self.sql) && !self.options.cache_statement {
             Source::Copy(sql::copy_out(&query))
         } else if query == self.sql {
             Source::Rows(statement)
@@ -264,7 +308,13 @@ impl ReadTask {
             }
             Source::Rows(statement) => {
                 let params = self.params.iter().enumerate().map(|(index, value)| Bound { index, value });
-                let rows = client.query_raw(&statement, params).await?;
+                let rows = match client.query_raw(&statement, params).await {
+                    Err(error) if is_stale_plan(&error) => {
+                        client.statement_cache.remove(&self.sql, &[]);
+                        return Err(error.into());
+                    }
+                    rows => rows?,
+                };
                 futures_util::pin_mut!(rows);
                 let mut tuple = Vec::new();
                 while let Some(row) = busy_poll::next(&mut rows).await {
@@ -318,6 +368,10 @@ struct Chunker<'a> {
     /// Chunk buffers the decoders are done with. Reusing them saves faulting in fresh pages
     /// for every chunk, a visible share of the client's CPU time.
     spare: Arc<Mutex<Vec<Vec<u8>>>>,
+    /// A chunk went to the decoder threads already.
+    flushed: bool,
+    /// The rows have ended: this is the last chunk.
+    finishing: bool,
 }
 
 impl<'a> Chunker<'a> {
@@ -336,7 +390,17 @@ impl<'a> Chunker<'a> {
             }
         };
         let batch_rows = options.batch_rows.unwrap_or(MAX_BATCH_ROWS).max(1);
-        Ok(Chunker { decoder, schema, batch_rows, pending, chunk: Vec::new(), rows: 0, spare: Arc::default() })
+        Ok(Chunker {
+            decoder,
+            schema,
+            batch_rows,
+            pending,
+            chunk: Vec::new(),
+            rows: 0,
+            spare: Arc::default(),
+            flushed: false,
+            finishing: false,
+        })
     }
 
     /// The decoder, built from `chunk` (the first one) if it is not yet.
@@ -377,6 +441,12 @@ impl<'a> Chunker<'a> {
         self.rows = 0;
         let decoder = self.decoder(&chunk)?;
         let (done, batch) = oneshot::channel();
+        if self.finishing && !self.flushed && chunk.len() <= INLINE_BYTES {
+            // A small whole result: decoded here, sparing the hand-off to the decoder threads.
+            let _ = done.send(decoder.decode(&chunk));
+            return self.pending.send(Pending::Batch(batch)).await.map_err(|_| Error::Cancelled);
+        }
+        self.flushed = true;
         let spare = self.spare.clone();
         decode_in_background(decoder, chunk, move |decoded, mut buffer| {
             let _ = done.send(decoded);
@@ -390,6 +460,7 @@ impl<'a> Chunker<'a> {
     }
 
     async fn finish(mut self) -> Result<()> {
+        self.finishing = true;
         if self.rows > 0 {
             self.flush().await?;
         }

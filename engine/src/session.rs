@@ -37,6 +37,9 @@ pub(crate) struct Session {
     /// A statement was abandoned midway (its caller was cancelled): the server may still be
     /// running it, so the next user settles the connection first.
     interrupted: AtomicBool,
+    /// A read stream was dropped early and its task is winding the query down: the next
+    /// statement waits for it instead of failing as busy.
+    pub(crate) settling: AtomicBool,
 }
 
 impl Session {
@@ -48,6 +51,7 @@ impl Session {
             in_transaction: AtomicBool::new(false),
             broken: AtomicBool::new(false),
             interrupted: AtomicBool::new(false),
+            settling: AtomicBool::new(false),
         })
     }
 
@@ -60,7 +64,15 @@ impl Session {
     /// already has it (a transaction's calls run one at a time). A connection whose last
     /// statement was abandoned is settled first.
     pub(crate) async fn claim(&self) -> Result<OwnedMutexGuard<()>> {
-        let guard = self.busy.clone().try_lock_owned().map_err(|_| Error::Busy)?;
+        let guard = match self.busy.clone().try_lock_owned() {
+            Ok(guard) => guard,
+            // A closed read stream still cancelling its query: it ends within the settle time.
+            Err(_) if self.settling.load(Ordering::Relaxed) => {
+                let wait = tokio::time::timeout(2 * SETTLE_TIMEOUT, self.busy.clone().lock_owned());
+                wait.await.map_err(|_| Error::Busy)?
+            }
+            Err(_) => return Err(Error::Busy),
+        };
         if self.interrupted.load(Ordering::Relaxed) {
             self.settle().await;
             if self.broken.load(Ordering::Relaxed) {
@@ -226,7 +238,7 @@ enum Atomic {
 }
 
 /// "cached plan must not change result type" and friends: the statement needs preparing again.
-fn is_stale_plan(error: &tokio_postgres::Error) -> bool {
+pub(crate) fn is_stale_plan(error: &tokio_postgres::Error) -> bool {
     error.as_db_error().is_some_and(|db| {
         db.code() == &tokio_postgres::error::SqlState::FEATURE_NOT_SUPPORTED && db.message().contains("cached plan")
     })
@@ -264,6 +276,7 @@ impl Drop for Session {
                 in_transaction: AtomicBool::new(false),
                 broken: AtomicBool::new(false),
                 interrupted: AtomicBool::new(false),
+                settling: AtomicBool::new(false),
             };
             if interrupted {
                 session.settle().await;

@@ -82,23 +82,23 @@ pub(crate) async fn write(
     options: WriteOptions,
 ) -> Result<u64> {
     let schema = source.schema();
-    let tx: &Client = session.client();
+    let client = session.client();
     let target = table.quoted();
-    let exists = tx.query_one("SELECT to_regclass($1) IS NOT NULL", &[&target]).await?.try_get::<_, bool>(0)?;
+    let exists = client.query_one("SELECT to_regclass($1) IS NOT NULL", &[&target]).await?.try_get::<_, bool>(0)?;
     let create = match &options.mode {
         WriteMode::Create => true,
         WriteMode::Replace => {
             if exists {
-                tx.batch_execute(&format!("DROP TABLE {target}")).await?;
+                client.batch_execute(&format!("DROP TABLE {target}")).await?;
             }
             true
         }
         WriteMode::Append | WriteMode::Upsert { .. } => !exists && options.create_if_missing,
     };
     if create {
-        create_table(&tx, &target, &schema, &options.mode).await?;
+        create_table(client, &target, &schema, &options.mode).await?;
     }
-    let columns = table_columns(&tx, &target).await?;
+    let columns = table_columns(client, &target).await?;
     let declared = match_columns(table, &schema, &columns)?;
     let fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
     // A column of a type the codec cannot write (inet, xml, an extension type, ...) that
@@ -130,7 +130,7 @@ pub(crate) async fn write(
 
     let rows = if upsert_key.is_none() && !as_text.contains(&true) {
         let copy = format!("COPY {target} ({column_list}) FROM STDIN (FORMAT binary)");
-        copy_in(&tx, &copy, source, encoder, options.batch_rows).await?
+        copy_in(client, &copy, source, encoder, options.batch_rows).await?
     } else {
         if let Some(missing) = upsert_key.and_then(|key| key.iter().find(|k| schema.field_with_name(k).is_err())) {
             return Err(Error::MissingColumn { table: "the data".into(), column: missing.clone() });
@@ -143,13 +143,14 @@ pub(crate) async fn write(
             .zip(&as_text)
             .map(|(name, &text)| if text { format!("{name}::text AS {name}") } else { name.clone() })
             .collect();
-        tx.batch_execute(&format!(
-            "CREATE TEMP TABLE {stage} AS SELECT {} FROM {target} WITH NO DATA",
-            staged.join(", ")
-        ))
-        .await?;
+        client
+            .batch_execute(&format!(
+                "CREATE TEMP TABLE {stage} AS SELECT {} FROM {target} WITH NO DATA",
+                staged.join(", ")
+            ))
+            .await?;
         let copy = format!("COPY {stage} ({column_list}) FROM STDIN (FORMAT binary)");
-        copy_in(&tx, &copy, source, encoder, options.batch_rows).await?;
+        copy_in(client, &copy, source, encoder, options.batch_rows).await?;
         // Type names come from the catalog's format_type(), never from the caller.
         let values: Vec<String> = names
             .iter()
@@ -176,9 +177,9 @@ pub(crate) async fn write(
         };
         let insert =
             format!("INSERT INTO {target} ({column_list}) SELECT {} FROM {stage}{conflict}", values.join(", "));
-        let rows = tx.execute(&insert, &[]).await?;
+        let rows = client.execute(&insert, &[]).await?;
         // Dropped now, not at commit: the caller's transaction may write again.
-        tx.batch_execute(&format!("DROP TABLE {stage}")).await?;
+        client.batch_execute(&format!("DROP TABLE {stage}")).await?;
         rows
     };
     Ok(rows)
@@ -189,7 +190,7 @@ fn is_string(field: &Field) -> bool {
 }
 
 /// `CREATE TABLE` from the Arrow schema (each field's `pg_type` metadata honoured when it fits).
-async fn create_table(tx: &Client, target: &str, schema: &SchemaRef, mode: &WriteMode) -> Result<()> {
+async fn create_table(client: &Client, target: &str, schema: &SchemaRef, mode: &WriteMode) -> Result<()> {
     let mut columns = Vec::with_capacity(schema.fields().len());
     for field in schema.fields() {
         let pg_type = create_type(field).ok_or_else(|| Error::UnsupportedType {
@@ -205,18 +206,18 @@ async fn create_table(tx: &Client, target: &str, schema: &SchemaRef, mode: &Writ
             columns.push(format!("PRIMARY KEY ({})", keys.join(", ")));
         }
     }
-    tx.batch_execute(&format!("CREATE TABLE {target} ({})", columns.join(", "))).await?;
+    client.batch_execute(&format!("CREATE TABLE {target} ({})", columns.join(", "))).await?;
     Ok(())
 }
 
 /// The table's columns as the codec needs them: the description of `SELECT *` (domains as
 /// their base types, with the structure of enums, arrays, composites and ranges), and each
 /// column's declared type for messages.
-async fn table_columns(tx: &Client, target: &str) -> Result<Vec<TableColumn>> {
-    tx.clear_type_cache();
-    let described = tx.prepare(&format!("SELECT * FROM {target}")).await?;
-    let typmods = Typmods::fetch(tx, described.columns().iter().map(|c| c.type_())).await?;
-    let declared = tx
+async fn table_columns(client: &Client, target: &str) -> Result<Vec<TableColumn>> {
+    client.clear_type_cache();
+    let described = client.prepare(&format!("SELECT * FROM {target}")).await?;
+    let typmods = Typmods::fetch(client, described.columns().iter().map(|c| c.type_())).await?;
+    let declared = client
         .query(
             "SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a \
              WHERE a.attrelid = $1::text::regclass AND a.attnum > 0 AND NOT a.attisdropped \
@@ -251,7 +252,7 @@ fn match_columns(table: &TableName, schema: &SchemaRef, columns: &[TableColumn])
 
 /// Streams the encoded batches into `copy` (a `COPY ... FROM STDIN (FORMAT binary)`).
 async fn copy_in(
-    tx: &Client,
+    client: &Client,
     copy: &str,
     source: Box<dyn RecordBatchReader + Send>,
     encoder: Encoder,
@@ -263,7 +264,7 @@ async fn copy_in(
     // thread, then the guard waits for it.
     let encoding = EncoderThread::spawn(move || encode_all(source, &encoder, batch_rows, &chunks_tx));
     let mut chunks = chunks_rx;
-    let sink = tx.copy_in::<_, Bytes>(copy).await?;
+    let sink = client.copy_in::<_, Bytes>(copy).await?;
     futures_util::pin_mut!(sink);
     // An error here drops the sink, which aborts the COPY (and the transaction with it).
     loop {

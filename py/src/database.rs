@@ -47,7 +47,7 @@ fn read_options(
     if batch_rows == Some(0) {
         return Err(new_error(py, "programming", "batch_rows must be positive"));
     }
-    Ok(ReadOptions { batch_rows, decode })
+    Ok(ReadOptions { batch_rows, decode, cache_statement: false })
 }
 
 fn seconds(py: Python<'_>, value: f64, name: &str) -> PyResult<Duration> {
@@ -126,21 +126,38 @@ impl Scope {
             (Op::Read { sql, params, options, whole }, _, tx) => {
                 // A whole result gives unconstrained numerics their narrowest exact decimal type.
                 let narrow = whole && options.decode.numeric == NumericAs::Auto;
-                let mut stream = match (&self, tx) {
-                    (Scope::Pool(pool), _) => pool.read(&sql, params, options).await?,
-                    (_, Some(tx)) => tx.lock().await.read(&sql, params, options).await?,
-                    (Scope::Transaction(_), None) => return Err(Error::Internal("scope mismatch")),
+                let start = |options: ReadOptions, params: Vec<Value>| {
+                    let (scope, sql, tx) = (&self, &sql, tx.clone());
+                    async move {
+                        match (scope, tx) {
+                            (Scope::Pool(pool), _) => pool.read(sql, params, options).await,
+                            (_, Some(tx)) => tx.lock().await.read(sql, params, options).await,
+                            (Scope::Transaction(_), None) => Err(Error::Internal("scope mismatch")),
+                        }
+                    }
                 };
                 if !whole {
-                    return Ok(Outcome::Stream(stream));
+                    return Ok(Outcome::Stream(start(options, params).await?));
                 }
-                let mut batches = Vec::new();
-                while let Some(batch) = stream.next_batch().await? {
-                    batches.push(batch);
-                }
+                let whole_read = |options: ReadOptions, params: Vec<Value>| {
+                    let stream = start(options, params);
+                    async move {
+                        let mut stream = stream.await?;
+                        let mut batches = Vec::new();
+                        while let Some(batch) = stream.next_batch().await? {
+                            batches.push(batch);
+                        }
+                        Ok::<_, Error>((stream.schema(), batches))
+                    }
+                };
+                let (schema, batches) = match whole_read(options.clone(), params.clone()).await {
+                    // A cached statement outdated by a schema change: once more, prepared afresh.
+                    Err(error) if error.is_stale_statement() => whole_read(options, params).await?,
+                    outcome => outcome?,
+                };
                 let (schema, batches) = match narrow {
-                    true => narrow_numerics(stream.schema(), batches)?,
-                    false => (stream.schema(), batches),
+                    true => narrow_numerics(schema, batches)?,
+                    false => (schema, batches),
                 };
                 Ok(Outcome::Table(schema, batches))
             }
@@ -298,22 +315,20 @@ impl Database {
         })
     }
 
-    /// Runs `sql` and returns the whole result as a pyarrow Table.
-    #[pyo3(signature = (sql, params=None, types=None, *, asynchronous=false))]
+    /// Runs `sql` and returns the whole result as a pyarrow Table. `cache_statement`: through
+    /// the connection's statement cache (for small, repeated queries).
+    #[pyo3(signature = (sql, params=None, types=None, *, cache_statement=false, asynchronous=false))]
     fn read_arrow<'py>(
         &self,
         py: Python<'py>,
         sql: &str,
         params: Option<&Bound<'py, PyAny>>,
         types: Option<HashMap<String, String>>,
+        cache_statement: bool,
         asynchronous: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let op = Op::Read {
-            sql: sql.into(),
-            params: to_values(params)?,
-            options: read_options(py, None, types)?,
-            whole: true,
-        };
+        let options = ReadOptions { cache_statement, ..read_options(py, None, types)? };
+        let op = Op::Read { sql: sql.into(), params: to_values(params)?, options, whole: true };
         self.dispatch(py, op, asynchronous)
     }
 

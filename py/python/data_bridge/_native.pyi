@@ -1,6 +1,6 @@
 """Type stubs of the native module (data_bridge._native); checked by mypy.stubtest."""
 
-from typing import Any, Mapping, Optional, Sequence, final
+from typing import Any, Awaitable, Iterable, Mapping, Optional, Sequence, final
 
 import pyarrow as pa
 
@@ -9,27 +9,57 @@ __version__: str
 
 @final
 class Database:
-    """A pool of connections to one PostgreSQL server."""
+    """A pool of connections to one PostgreSQL server, or one transaction on it."""
 
     def __new__(
         cls,
         url: Optional[str] = None,
         *,
+        min_connections: int = 0,
         max_connections: int = 10,
         acquire_timeout: float = 30.0,
+        idle_timeout: Optional[float] = ...,
+        max_lifetime: Optional[float] = ...,
+        statement_timeout: Optional[float] = None,
+        application_name: Optional[str] = None,
+        ssl: Any = None,
         connect_timeout: float = 10.0,
     ) -> "Database": ...
+    @staticmethod
+    def connect_async(
+        url: Optional[str] = None,
+        *,
+        min_connections: int = 0,
+        max_connections: int = 10,
+        acquire_timeout: float = 30.0,
+        idle_timeout: Optional[float] = ...,
+        max_lifetime: Optional[float] = ...,
+        statement_timeout: Optional[float] = None,
+        application_name: Optional[str] = None,
+        ssl: Any = None,
+        connect_timeout: float = 10.0,
+    ) -> Awaitable["Database"]:
+        """Opens a pool for asyncio: an awaitable of a Database."""
     def read_arrow(
-        self, sql: str, params: Optional[Sequence[Any]] = None, types: Optional[Mapping[str, str]] = None
-    ) -> pa.Table:
-        """Runs `sql` and returns the whole result as a pyarrow Table."""
+        self,
+        sql: str,
+        params: Optional[Sequence[Any]] = None,
+        types: Optional[Mapping[str, str]] = None,
+        *,
+        cache_statement: bool = False,
+        asynchronous: bool = False,
+    ) -> Any:
+        """Runs `sql` and returns the whole result as a pyarrow Table.
+
+        `cache_statement`: through the connection's statement cache (for small, repeated queries).
+        """
     def read_stream(
         self,
         sql: str,
         params: Optional[Sequence[Any]] = None,
         batch_rows: Optional[int] = None,
         types: Optional[Mapping[str, str]] = None,
-    ) -> "BatchStream":
+    ) -> Any:
         """Starts `sql` and returns a stream of its batches."""
     def write_arrow(
         self,
@@ -40,10 +70,35 @@ class Database:
         key: Optional[Sequence[str]] = None,
         create_if_missing: bool = False,
         batch_rows: Optional[int] = None,
-    ) -> int:
+        *,
+        asynchronous: bool = False,
+    ) -> Any:
         """Writes an Arrow stream into a table; returns the rows written."""
-    def status(self) -> tuple[int, int, int]:
-        """(open connections, idle connections, callers waiting)."""
+    def execute(self, sql: str, params: Optional[Sequence[Any]] = None, *, asynchronous: bool = False) -> Any:
+        """Runs `sql`; returns the rows affected."""
+    def execute_many(self, sql: str, rows: Iterable[Sequence[Any]], *, asynchronous: bool = False) -> Any:
+        """Runs `sql` once per row of parameters, pipelined, all or nothing; returns the rows affected."""
+    def begin(
+        self,
+        isolation: str = "read_committed",
+        readonly: bool = False,
+        deferrable: bool = False,
+        *,
+        asynchronous: bool = False,
+    ) -> Any:
+        """Starts a transaction: a Database handle pinned to one connection."""
+    def commit(self, *, asynchronous: bool = False) -> Any:
+        """Commits the transaction."""
+    def rollback(self, *, asynchronous: bool = False) -> Any:
+        """Rolls the transaction back."""
+    def savepoint(self, *, asynchronous: bool = False) -> Any:
+        """Opens a savepoint; returns its depth."""
+    def release_savepoint(self, *, asynchronous: bool = False) -> Any:
+        """Keeps the innermost savepoint's work."""
+    def rollback_to_savepoint(self, *, asynchronous: bool = False) -> Any:
+        """Undoes the innermost savepoint's work."""
+    def status(self) -> tuple[int, int, int, int, int]:
+        """(size, idle, in use, waiting, max size)."""
     def close(self) -> None:
         """Closes the pool."""
     @property

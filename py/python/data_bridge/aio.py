@@ -109,14 +109,19 @@ class _AsyncQueries:
 
     async def fetch_all(self, sql: str, params: Params = None, *, types: TypeOptions = None) -> List[Dict[str, Any]]:
         """Runs ``sql`` and returns its rows as dicts."""
-        return cast(List[Dict[str, Any]], (await self.read_arrow(sql, params, types=types)).to_pylist())
+        return cast(List[Dict[str, Any]], (await self._fetch(sql, params, types)).to_pylist())
 
     async def fetch_one(
         self, sql: str, params: Params = None, *, types: TypeOptions = None
     ) -> Optional[Dict[str, Any]]:
         """The first row of ``sql`` as a dict, or None."""
-        table = await self.read_arrow(sql, params, types=types)
+        table = await self._fetch(sql, params, types)
         return cast(Dict[str, Any], table.slice(0, 1).to_pylist()[0]) if table.num_rows else None
+
+    async def _fetch(self, sql: str, params: Params, types: TypeOptions) -> pa.Table:
+        # Small results: the cached statement saves a round trip per call.
+        return cast(pa.Table, await self._native.read_arrow(sql, params, _types(types), cache_statement=True,
+                                                            asynchronous=True))
 
 
 class AsyncDatabase(_AsyncQueries):
@@ -179,6 +184,7 @@ class AsyncTransaction(_AsyncQueries):
         self._pool = pool
         self._options = (isolation, readonly, deferrable)
         self._begun: Optional[_native.Database] = None
+        self._ended = False
 
     @property
     def _native(self) -> _native.Database:  # type: ignore[override]
@@ -195,11 +201,15 @@ class AsyncTransaction(_AsyncQueries):
 
     async def commit(self) -> None:
         """Commits; later calls raise InterfaceError."""
-        await self._native.commit(asynchronous=True)
+        native = self._native
+        self._ended = True
+        await native.commit(asynchronous=True)
 
     async def rollback(self) -> None:
         """Rolls back; later calls raise InterfaceError."""
-        await self._native.rollback(asynchronous=True)
+        native = self._native
+        self._ended = True
+        await native.rollback(asynchronous=True)
 
     def savepoint(self) -> "AsyncSavepoint":
         """``async with tx.savepoint():`` undoes the block's work if it raises."""
@@ -209,12 +219,13 @@ class AsyncTransaction(_AsyncQueries):
         return await self.begin()
 
     async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        native = self._native
+        if self._ended:  # committed or rolled back inside the block
+            return
         if exc_type is None:
-            await native.commit(asynchronous=True)
+            await self.commit()
             return
         try:
-            await native.rollback(asynchronous=True)
+            await self.rollback()
         except errors.Error:
             pass  # already ended, or the connection broke: the block's exception matters more
 

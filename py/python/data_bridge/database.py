@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import random
 import time
+import weakref
 from typing import (
     TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, TypeVar, Union, cast,
 )
@@ -133,12 +134,16 @@ class _Queries:
 
     def fetch_all(self, sql: str, params: Params = None, *, types: TypeOptions = None) -> List[Dict[str, Any]]:
         """Runs ``sql`` and returns its rows as dicts (decoded in Rust, through Arrow)."""
-        return cast(List[Dict[str, Any]], self.read_arrow(sql, params, types=types).to_pylist())
+        return cast(List[Dict[str, Any]], self._fetch(sql, params, types).to_pylist())
 
     def fetch_one(self, sql: str, params: Params = None, *, types: TypeOptions = None) -> Optional[Dict[str, Any]]:
         """The first row of ``sql`` as a dict, or None when there is none."""
-        table = self.read_arrow(sql, params, types=types)
+        table = self._fetch(sql, params, types)
         return cast(Dict[str, Any], table.slice(0, 1).to_pylist()[0]) if table.num_rows else None
+
+    def _fetch(self, sql: str, params: Params, types: TypeOptions) -> pa.Table:
+        # Small results: the cached statement saves a round trip per call.
+        return cast(pa.Table, self._native.read_arrow(sql, params, _types(types), cache_statement=True))
 
 
 class Database(_Queries):
@@ -219,12 +224,33 @@ class Transaction(_Queries):
         self._pool = pool
         self._options = (isolation, readonly, deferrable)
         self._begun: Optional[_native.Database] = None
+        self._ended = False
+        self._readers: "weakref.WeakSet[BatchReader]" = weakref.WeakSet()
 
     @property
     def _native(self) -> _native.Database:  # type: ignore[override]
         if self._begun is None:
             raise errors.InterfaceError("the transaction has not begun: use it in a with block")
         return self._begun
+
+    def read_batches(
+        self,
+        sql: str,
+        params: Params = None,
+        batch_rows: Optional[int] = None,
+        *,
+        types: TypeOptions = None,
+    ) -> BatchReader:
+        """Streams the result as record batches (see ``Database.read_batches``). The reader
+        must be exhausted or closed before the transaction's next call; the transaction's end
+        closes it."""
+        reader = super().read_batches(sql, params, batch_rows, types=types)
+        self._readers.add(reader)
+        return reader
+
+    def _close_readers(self) -> None:
+        for reader in list(self._readers):
+            reader.close()
 
     def begin(self) -> "Transaction":
         """Starts the transaction (done by ``with``)."""
@@ -235,11 +261,17 @@ class Transaction(_Queries):
 
     def commit(self) -> None:
         """Commits; later calls raise InterfaceError."""
-        self._native.commit()
+        native = self._native
+        self._close_readers()
+        self._ended = True
+        native.commit()
 
     def rollback(self) -> None:
         """Rolls back; later calls raise InterfaceError."""
-        self._native.rollback()
+        native = self._native
+        self._close_readers()
+        self._ended = True
+        native.rollback()
 
     def savepoint(self) -> "Savepoint":
         """``with tx.savepoint():`` undoes the block's work if it raises (and re-raises); the
@@ -250,14 +282,13 @@ class Transaction(_Queries):
         return self.begin()
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        native = self._native
+        if self._ended:  # committed or rolled back inside the block
+            return
         if exc_type is None:
-            native.commit()
+            self.commit()
             return
         try:
-            native.rollback()
-        except errors.InterfaceError:
-            pass  # already committed or rolled back by the block itself
+            self.rollback()
         except errors.Error:
             pass  # the connection broke: it is discarded, and the block's exception matters more
 
