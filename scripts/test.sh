@@ -13,6 +13,7 @@ cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo test"
 cargo test --workspace --locked
+cargo run -q --locked -p data-bridge-postgres --example quickstart
 echo "== type stubs and annotations"
 .venv/bin/python -m mypy.stubtest --mypy-config-file mypy.ini data_bridge._native
 .venv/bin/python -m mypy py/python/data_bridge

@@ -127,6 +127,11 @@ impl Pool {
         let (mut pg_config, url_tls) = config::resolve(url)?;
         let tls = options.tls.clone().unwrap_or(url_tls);
         pg_config.ssl_mode(tls.pg_mode());
+        // As libpq: no TLS over Unix-domain sockets (the server offers none there).
+        let unix_socket = pg_config.get_hosts().iter().all(|h| matches!(h, tokio_postgres::config::Host::Unix(_)));
+        if unix_socket && tls.mode == crate::tls::SslMode::Prefer {
+            pg_config.ssl_mode(tokio_postgres::config::SslMode::Disable);
+        }
         pg_config.connect_timeout(options.connect_timeout);
         if let Some(name) = &options.application_name {
             pg_config.application_name(name);

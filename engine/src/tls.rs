@@ -18,6 +18,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use tokio_postgres::config::SslMode as PgSslMode;
+use tokio_postgres::tls::MakeTlsConnect;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::error::{Error, Result};
@@ -81,7 +82,7 @@ impl TlsOptions {
     }
 
     /// The connector for these settings.
-    pub(crate) fn connector(&self) -> Result<MakeRustlsConnect> {
+    pub(crate) fn connector(&self) -> Result<Connector> {
         let provider = Arc::new(ring::default_provider());
         let builder = ClientConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
@@ -123,7 +124,25 @@ impl TlsOptions {
             (None, None) => builder.with_no_client_auth(),
             _ => return Err(Error::Config("a client certificate needs both sslcert and sslkey".into())),
         };
-        Ok(MakeRustlsConnect::new(config))
+        Ok(Connector(MakeRustlsConnect::new(config)))
+    }
+}
+
+/// The rustls connector, also for Unix-domain sockets: they have no host name (and never
+/// TLS, which the server does not offer there), which rustls would refuse up front.
+#[derive(Clone)]
+pub(crate) struct Connector(MakeRustlsConnect);
+
+impl<S> MakeTlsConnect<S> for Connector
+where
+    MakeRustlsConnect: MakeTlsConnect<S>,
+{
+    type Stream = <MakeRustlsConnect as MakeTlsConnect<S>>::Stream;
+    type TlsConnect = <MakeRustlsConnect as MakeTlsConnect<S>>::TlsConnect;
+    type Error = <MakeRustlsConnect as MakeTlsConnect<S>>::Error;
+
+    fn make_tls_connect(&mut self, hostname: &str) -> std::result::Result<Self::TlsConnect, Self::Error> {
+        self.0.make_tls_connect(if hostname.is_empty() { "localhost" } else { hostname })
     }
 }
 
