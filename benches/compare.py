@@ -25,7 +25,8 @@ import sys
 import time
 from pathlib import Path
 
-FALLBACK_URL = "postgresql://postgres@127.0.0.1:5432/test"
+# Plain TCP for every tool: TLS costs CPU on both sides of a loopback connection.
+FALLBACK_URL = "postgresql://postgres@127.0.0.1:5432/test?sslmode=disable"
 ALL_TOOLS = ["data_bridge", "connectorx", "adbc", "psycopg", "psql"]
 CHILD_TIMEOUT_S = 3600
 

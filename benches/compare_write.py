@@ -26,7 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from compare import markdown_table, number, ratio, reset_peak_rss, short_error, vm_rss_kib  # noqa: E402
 from tables import ensure_table  # noqa: E402
 
-FALLBACK_URL = "postgresql://postgres@127.0.0.1:5432/test"
+# Plain TCP for every tool: TLS costs CPU on both sides of a loopback connection.
+FALLBACK_URL = "postgresql://postgres@127.0.0.1:5432/test?sslmode=disable"
 ALL_TOOLS = ["data_bridge", "adbc", "pgpq", "psycopg", "pandas", "server"]
 SLICED = {"psycopg", "pandas"}
 TARGET = "bench_write_lineitem"

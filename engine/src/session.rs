@@ -73,6 +73,8 @@ impl Session {
             }
             Err(_) => return Err(Error::Busy),
         };
+        // Whatever read was winding down is done: it let go of the connection.
+        self.settling.store(false, Ordering::Relaxed);
         if self.interrupted.load(Ordering::Relaxed) {
             self.settle().await;
             if self.broken.load(Ordering::Relaxed) {
