@@ -22,7 +22,7 @@ from typing import Any, Awaitable, Callable, Dict, Iterable, List, Optional, Seq
 import pyarrow as pa
 
 from . import _native, errors
-from .database import Params, SslOption, TypeOptions, _backoff, _to_polars, _types, _write_args
+from .database import Params, Query, SslOption, TypeOptions, _backoff, _statement, _to_polars, _types, _write_args
 
 __all__ = ["connect", "AsyncDatabase", "AsyncTransaction"]
 
@@ -73,15 +73,16 @@ class _AsyncQueries:
 
     _native: _native.Database
 
-    async def read_arrow(self, sql: str, params: Params = None, *, types: TypeOptions = None) -> pa.Table:
-        """Runs ``sql`` and returns the whole result as a pyarrow Table."""
-        return cast(pa.Table, await self._native.read_arrow(sql, params, _types(types), asynchronous=True))
+    async def read_arrow(self, sql: Query, params: Params = None, *, types: TypeOptions = None) -> pa.Table:
+        """Runs ``sql`` (text or a built query) and returns the whole result as a pyarrow Table."""
+        text, params = _statement(sql, params)
+        return cast(pa.Table, await self._native.read_arrow(text, params, _types(types), asynchronous=True))
 
-    async def read_pandas(self, sql: str, params: Params = None, *, types: TypeOptions = None, **kwargs: Any) -> Any:
+    async def read_pandas(self, sql: Query, params: Params = None, *, types: TypeOptions = None, **kwargs: Any) -> Any:
         """Runs ``sql`` into a pandas DataFrame (kwargs go to ``Table.to_pandas``)."""
         return (await self.read_arrow(sql, params, types=types)).to_pandas(**kwargs)
 
-    async def read_polars(self, sql: str, params: Params = None, *, types: TypeOptions = None) -> Any:
+    async def read_polars(self, sql: Query, params: Params = None, *, types: TypeOptions = None) -> Any:
         """Runs ``sql`` into a polars DataFrame."""
         return _to_polars(await self.read_arrow(sql, params, types=types))
 
@@ -99,28 +100,29 @@ class _AsyncQueries:
         args = _write_args(table, data, mode, key, create_if_missing, batch_rows)
         return cast(int, await self._native.write_arrow(*args, asynchronous=True))
 
-    async def execute(self, sql: str, params: Params = None) -> int:
-        """Runs ``sql``; returns the rows affected."""
-        return cast(int, await self._native.execute(sql, params, asynchronous=True))
+    async def execute(self, sql: Query, params: Params = None) -> int:
+        """Runs ``sql`` (text or a built statement); returns the rows affected."""
+        return cast(int, await self._native.execute(*_statement(sql, params), asynchronous=True))
 
     async def execute_many(self, sql: str, rows: Iterable[Sequence[Any]]) -> int:
         """Runs ``sql`` once per row of parameters, pipelined, all or nothing."""
         return cast(int, await self._native.execute_many(sql, rows, asynchronous=True))
 
-    async def fetch_all(self, sql: str, params: Params = None, *, types: TypeOptions = None) -> List[Dict[str, Any]]:
+    async def fetch_all(self, sql: Query, params: Params = None, *, types: TypeOptions = None) -> List[Dict[str, Any]]:
         """Runs ``sql`` and returns its rows as dicts."""
         return cast(List[Dict[str, Any]], (await self._fetch(sql, params, types)).to_pylist())
 
     async def fetch_one(
-        self, sql: str, params: Params = None, *, types: TypeOptions = None
+        self, sql: Query, params: Params = None, *, types: TypeOptions = None
     ) -> Optional[Dict[str, Any]]:
         """The first row of ``sql`` as a dict, or None."""
         table = await self._fetch(sql, params, types)
         return cast(Dict[str, Any], table.slice(0, 1).to_pylist()[0]) if table.num_rows else None
 
-    async def _fetch(self, sql: str, params: Params, types: TypeOptions) -> pa.Table:
+    async def _fetch(self, sql: Query, params: Params, types: TypeOptions) -> pa.Table:
         # Small results: the cached statement saves a round trip per call.
-        return cast(pa.Table, await self._native.read_arrow(sql, params, _types(types), cache_statement=True,
+        text, params = _statement(sql, params)
+        return cast(pa.Table, await self._native.read_arrow(text, params, _types(types), cache_statement=True,
                                                             asynchronous=True))
 
 

@@ -7,7 +7,8 @@ import random
 import time
 import weakref
 from typing import (
-    TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, TypeVar, Union, cast,
+    TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Mapping, Optional, Protocol, Sequence, Tuple, TypeVar, Union,
+    cast,
 )
 
 import pyarrow as pa
@@ -20,9 +21,29 @@ if TYPE_CHECKING:
     import polars
 
 Params = Optional[Sequence[Any]]
+# SQL text, or a built query (anything with ``to_sql() -> (sql, params)``).
+Query = Union[str, "SupportsToSql"]
 TypeOptions = Optional[Mapping[str, str]]
 SslOption = Union[None, str, Mapping[str, str]]
 T = TypeVar("T")
+
+
+class SupportsToSql(Protocol):
+    """A built query: ``data_bridge.table("t").select(...)`` and friends."""
+
+    def to_sql(self) -> Tuple[str, List[Any]]: ...
+
+
+def _statement(sql: Query, params: Params) -> Tuple[str, Params]:
+    """SQL text and parameters of ``sql``, which may be a built query (with its own params)."""
+    if isinstance(sql, str):
+        return sql, params
+    if hasattr(sql, "to_sql"):
+        if params is not None:
+            raise errors.ProgrammingError("a built query carries its own parameters: pass params=None")
+        text, built = sql.to_sql()
+        return text, built
+    raise errors.ProgrammingError(f"sql must be a str or a built query, not {type(sql).__name__}")
 
 
 def connect(
@@ -70,13 +91,13 @@ class _Queries:
 
     _native: _native.Database
 
-    def read_arrow(self, sql: str, params: Params = None, *, types: TypeOptions = None) -> pa.Table:
-        """Runs ``sql`` and returns the whole result as a pyarrow Table."""
-        return cast(pa.Table, self._native.read_arrow(sql, params, _types(types)))
+    def read_arrow(self, sql: Query, params: Params = None, *, types: TypeOptions = None) -> pa.Table:
+        """Runs ``sql`` (text or a built query) and returns the whole result as a pyarrow Table."""
+        return cast(pa.Table, self._native.read_arrow(*_statement(sql, params), _types(types)))
 
     def read_batches(
         self,
-        sql: str,
+        sql: Query,
         params: Params = None,
         batch_rows: Optional[int] = None,
         *,
@@ -88,15 +109,16 @@ class _Queries:
         ``batch_rows`` rows when it is given (else about 4 MiB of data each). Closing or
         dropping the reader early cancels the query.
         """
-        return BatchReader(cast(_native.BatchStream, self._native.read_stream(sql, params, batch_rows, _types(types))))
+        text, params = _statement(sql, params)
+        return BatchReader(cast(_native.BatchStream, self._native.read_stream(text, params, batch_rows, _types(types))))
 
     def read_pandas(
-        self, sql: str, params: Params = None, *, types: TypeOptions = None, **to_pandas_kwargs: Any
+        self, sql: Query, params: Params = None, *, types: TypeOptions = None, **to_pandas_kwargs: Any
     ) -> "pandas.DataFrame":
         """Runs ``sql`` into a pandas DataFrame (through Arrow; kwargs go to ``Table.to_pandas``)."""
         return self.read_arrow(sql, params, types=types).to_pandas(**to_pandas_kwargs)
 
-    def read_polars(self, sql: str, params: Params = None, *, types: TypeOptions = None) -> "polars.DataFrame":
+    def read_polars(self, sql: Query, params: Params = None, *, types: TypeOptions = None) -> "polars.DataFrame":
         """Runs ``sql`` into a polars DataFrame (through Arrow, without copying)."""
         return _to_polars(self.read_arrow(sql, params, types=types))
 
@@ -122,28 +144,29 @@ class _Queries:
         """
         return cast(int, self._native.write_arrow(*_write_args(table, data, mode, key, create_if_missing, batch_rows)))
 
-    def execute(self, sql: str, params: Params = None) -> int:
-        """Runs ``sql``; returns the rows affected. Without params, ``sql`` may hold several
-        ``;``-separated statements (the last one's count is returned)."""
-        return cast(int, self._native.execute(sql, params))
+    def execute(self, sql: Query, params: Params = None) -> int:
+        """Runs ``sql`` (text or a built statement); returns the rows affected. Without params,
+        ``sql`` may hold several ``;``-separated statements (the last one's count is returned)."""
+        return cast(int, self._native.execute(*_statement(sql, params)))
 
     def execute_many(self, sql: str, rows: Iterable[Sequence[Any]]) -> int:
         """Runs ``sql`` once per row of parameters, pipelined on one connection, all or nothing;
         returns the total rows affected."""
         return cast(int, self._native.execute_many(sql, rows))
 
-    def fetch_all(self, sql: str, params: Params = None, *, types: TypeOptions = None) -> List[Dict[str, Any]]:
+    def fetch_all(self, sql: Query, params: Params = None, *, types: TypeOptions = None) -> List[Dict[str, Any]]:
         """Runs ``sql`` and returns its rows as dicts (decoded in Rust, through Arrow)."""
         return cast(List[Dict[str, Any]], self._fetch(sql, params, types).to_pylist())
 
-    def fetch_one(self, sql: str, params: Params = None, *, types: TypeOptions = None) -> Optional[Dict[str, Any]]:
+    def fetch_one(self, sql: Query, params: Params = None, *, types: TypeOptions = None) -> Optional[Dict[str, Any]]:
         """The first row of ``sql`` as a dict, or None when there is none."""
         table = self._fetch(sql, params, types)
         return cast(Dict[str, Any], table.slice(0, 1).to_pylist()[0]) if table.num_rows else None
 
-    def _fetch(self, sql: str, params: Params, types: TypeOptions) -> pa.Table:
+    def _fetch(self, sql: Query, params: Params, types: TypeOptions) -> pa.Table:
         # Small results: the cached statement saves a round trip per call.
-        return cast(pa.Table, self._native.read_arrow(sql, params, _types(types), cache_statement=True))
+        text, params = _statement(sql, params)
+        return cast(pa.Table, self._native.read_arrow(text, params, _types(types), cache_statement=True))
 
 
 class Database(_Queries):
@@ -235,7 +258,7 @@ class Transaction(_Queries):
 
     def read_batches(
         self,
-        sql: str,
+        sql: Query,
         params: Params = None,
         batch_rows: Optional[int] = None,
         *,
