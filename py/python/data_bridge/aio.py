@@ -55,7 +55,7 @@ async def connect(
         ssl=ssl,
         connect_timeout=connect_timeout,
     )
-    return AsyncDatabase(native)
+    return AsyncDatabase(native, url)
 
 
 def _complete(future: "asyncio.Future[Any]", ok: bool, value: Any) -> None:
@@ -129,8 +129,10 @@ class _AsyncQueries:
 class AsyncDatabase(_AsyncQueries):
     """A pool of connections for asyncio; safe to share between tasks."""
 
-    def __init__(self, native: _native.Database) -> None:
+    def __init__(self, native: _native.Database, url: Optional[str] = None) -> None:
         self._native = native
+        #: The URL given to ``connect`` (None: the environment's).
+        self.url = url
 
     def transaction(
         self, isolation: str = "read_committed", readonly: bool = False, deferrable: bool = False

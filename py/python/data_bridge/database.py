@@ -82,7 +82,7 @@ def connect(
         ssl=ssl,
         connect_timeout=connect_timeout,
     )
-    return Database(native)
+    return Database(native, url)
 
 
 class _Queries:
@@ -177,8 +177,11 @@ class Database(_Queries):
     "float64"}``.
     """
 
-    def __init__(self, native: _native.Database) -> None:
+    def __init__(self, native: _native.Database, url: Optional[str] = None) -> None:
         self._native = native
+        #: The URL given to ``connect`` (None: the environment's), for tools that open their own
+        #: connections, such as the migration runner.
+        self.url = url
 
     def transaction(
         self, isolation: str = "read_committed", readonly: bool = False, deferrable: bool = False
