@@ -11,6 +11,8 @@ from __future__ import annotations
 from . import aio, errors
 from ._native import __version__
 from .database import Database, Savepoint, Transaction, connect
+from .model import Field, Model, field
+from .query import case, col, excluded, exists, func, lit, select, table
 from .reader import BatchReader
 from .errors import (
     DatabaseError,
@@ -31,4 +33,5 @@ __all__ = [
     "Error", "Warning", "InterfaceError", "DatabaseError", "DataError", "OperationalError",
     "IntegrityError", "InternalError", "ProgrammingError", "NotSupportedError",
     *errors.__all__,
+    "table", "col", "func", "lit", "case", "exists", "excluded", "select", "Model", "Field", "field",
 ]
