@@ -37,6 +37,9 @@ pub enum Error {
     /// The connection is in use by an open read stream (one statement at a time).
     #[error("the connection is busy: finish or close the open read_batches stream first")]
     Busy,
+    /// A built statement is misbuilt, or typed rows do not match their data.
+    #[error(transparent)]
+    Query(#[from] crate::query::QueryError),
     /// The call's arguments do not make sense together.
     #[error("{0}")]
     Usage(String),

@@ -20,8 +20,10 @@
 mod busy_poll;
 pub mod config;
 mod error;
+pub mod migrate;
 mod param;
 mod pool;
+pub mod query;
 mod read;
 pub mod runtime;
 mod session;
@@ -31,9 +33,14 @@ pub mod tls;
 mod transaction;
 mod write;
 
+/// The chrono version [`Row`] fields use for dates and times (`chrono::NaiveDate`, ...).
+pub use chrono;
+/// `#[derive(Row)]`: see [`query::Row`].
+pub use data_bridge_derive::Row;
 pub use error::{Error, Result};
 pub use param::Value;
 pub use pool::{Pool, PoolOptions, PoolStatus, PING_AFTER};
+pub use query::Row;
 pub use read::{ReadOptions, ReadStream};
 pub use session::Connection;
 pub use tls::{SslMode, TlsOptions};

@@ -116,7 +116,14 @@ impl Session {
 
     /// Notes what an error says about the connection.
     pub(crate) fn observe<T>(&self, outcome: Result<T>) -> Result<T> {
-        if matches!(outcome, Err(Error::Connection(_))) || self.client().is_closed() {
+        // The server ending the session (57P01 after pg_terminate_backend or a shutdown, 57P02,
+        // 57P03) or a connection failure (class 08) may arrive before the socket is seen closed.
+        let fatal = outcome
+            .as_ref()
+            .err()
+            .and_then(Error::sqlstate)
+            .is_some_and(|code| code.starts_with("57P") || code.starts_with("08"));
+        if fatal || matches!(outcome, Err(Error::Connection(_))) || self.client().is_closed() {
             self.broken.store(true, Ordering::Relaxed);
         }
         outcome

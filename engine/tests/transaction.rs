@@ -162,7 +162,7 @@ fn a_terminated_idle_connection_is_replaced() {
         // At most one call may fail; then the pool has a new connection.
         let second = match pid(pool.clone()).await {
             Ok(pid) => pid,
-            Err(_) => pid(pool.clone()).await.unwrap(),
+            Err(first_error) => pid(pool.clone()).await.unwrap_or_else(|e| panic!("{first_error} then {e}")),
         };
         assert_ne!(first, second);
     });

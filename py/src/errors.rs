@@ -23,7 +23,11 @@ pub fn to_py(py: Python<'_>, error: Error) -> PyErr {
         Error::Server(_) => "database",
         Error::PoolTimeout(_) => "pool_timeout",
         Error::Connect { .. } | Error::Connection(_) | Error::Cancelled => "operational",
-        Error::Config(_) | Error::Usage(_) | Error::ParamCount { .. } | Error::MissingColumn { .. } => "programming",
+        Error::Config(_)
+        | Error::Usage(_)
+        | Error::Query(_)
+        | Error::ParamCount { .. }
+        | Error::MissingColumn { .. } => "programming",
         Error::Param { .. } | Error::Codec(_) | Error::Source(_) | Error::UnsupportedType { .. } => "data",
         Error::Closed | Error::TransactionDone | Error::Busy => "interface",
         _ => "internal",

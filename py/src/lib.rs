@@ -4,6 +4,7 @@
 mod aio;
 mod database;
 mod errors;
+mod migrate;
 mod params;
 
 use pyo3::prelude::*;
@@ -12,7 +13,10 @@ use pyo3::prelude::*;
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<database::Database>()?;
     m.add_class::<database::BatchStream>()?;
+    m.add_function(wrap_pyfunction!(migrate::migrate, m)?)?;
+    m.add_function(wrap_pyfunction!(migrate::rollback, m)?)?;
+    m.add_function(wrap_pyfunction!(migrate::migration_status, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
-    m.add("__all__", ["BatchStream", "Database"])?;
+    m.add("__all__", ["BatchStream", "Database", "migrate", "migration_status", "rollback"])?;
     Ok(())
 }

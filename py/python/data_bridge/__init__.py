@@ -11,6 +11,10 @@ from __future__ import annotations
 from . import aio, errors
 from ._native import __version__
 from .database import Database, Savepoint, Transaction, connect
+from .migrations import (
+    ChecksumMismatch, IrreversibleMigration, MigrationError, MigrationStatus, MissingMigration, migrate,
+    migration_status, new_migration, rollback,
+)
 from .model import Field, Model, field
 from .query import case, col, excluded, exists, func, lit, select, table
 from .reader import BatchReader
@@ -33,5 +37,7 @@ __all__ = [
     "Error", "Warning", "InterfaceError", "DatabaseError", "DataError", "OperationalError",
     "IntegrityError", "InternalError", "ProgrammingError", "NotSupportedError",
     *errors.__all__,
+    "migrate", "rollback", "migration_status", "new_migration", "MigrationError", "MigrationStatus",
+    "ChecksumMismatch", "MissingMigration", "IrreversibleMigration",
     "table", "col", "func", "lit", "case", "exists", "excluded", "select", "Model", "Field", "field",
 ]

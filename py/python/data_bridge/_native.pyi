@@ -4,7 +4,7 @@ from typing import Any, Awaitable, Iterable, Mapping, Optional, Sequence, final
 
 import pyarrow as pa
 
-__all__ = ["BatchStream", "Database"]
+__all__ = ["BatchStream", "Database", "migrate", "migration_status", "rollback"]
 __version__: str
 
 @final
@@ -114,3 +114,25 @@ class BatchStream:
         """The next pyarrow RecordBatch, or None after the last one."""
     def close(self) -> None:
         """Stops the query (cancelling it on the server if still running)."""
+
+def migrate(
+    url: Optional[str],
+    directory: str,
+    target: Optional[int] = None,
+    repair: bool = False,
+    ignore_missing: bool = False,
+    single_transaction: bool = False,
+) -> list[dict[str, Any]]:
+    """Applies the pending migrations of `directory`; returns the applied ones as dicts."""
+
+def rollback(
+    url: Optional[str],
+    directory: str,
+    steps: Optional[int] = None,
+    target: Optional[int] = None,
+    single_transaction: bool = False,
+) -> list[dict[str, Any]]:
+    """Reverts the latest `steps` migrations, or those above version `target`; returns them as dicts."""
+
+def migration_status(url: Optional[str], directory: str) -> dict[str, Any]:
+    """`{"applied": [...], "pending": [...], "problems": [...]}` for `directory` on the database at `url`."""
