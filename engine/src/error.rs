@@ -107,9 +107,7 @@ impl Error {
     /// Whether a cached statement was outdated by a schema change ("cached plan must not
     /// change result type"): running the call again prepares it afresh.
     pub fn is_stale_statement(&self) -> bool {
-        self.db_error().is_some_and(|db| {
-            db.code() == &tokio_postgres::error::SqlState::FEATURE_NOT_SUPPORTED && db.message().contains("cached plan")
-        })
+        self.db_error().is_some_and(is_stale_plan)
     }
 
     /// The server's full error report (detail, hint, constraint, position, ...).
@@ -141,6 +139,11 @@ fn server_message(db: &DbError) -> String {
         message.push_str(hint);
     }
     message
+}
+
+/// "cached plan must not change result type" and friends: the statement needs preparing again.
+pub(crate) fn is_stale_plan(db: &DbError) -> bool {
+    db.code() == &tokio_postgres::error::SqlState::FEATURE_NOT_SUPPORTED && db.message().contains("cached plan")
 }
 
 impl From<tokio_postgres::Error> for Error {

@@ -24,10 +24,10 @@ use tokio_postgres::types::{FromSql, Type};
 use tokio_postgres::Statement;
 
 use crate::busy_poll;
-use crate::error::{Error, Result};
+use crate::error::{is_stale_plan, Error, Result};
 use crate::param::{Bound, Value};
 use crate::pool::FIRST_USER_OID;
-use crate::session::{is_stale_plan, Session};
+use crate::session::Session;
 use crate::shape::{self, Typmods};
 use crate::sql;
 
@@ -309,7 +309,7 @@ impl ReadTask {
             Source::Rows(statement) => {
                 let params = self.params.iter().enumerate().map(|(index, value)| Bound { index, value });
                 let rows = match client.query_raw(&statement, params).await {
-                    Err(error) if is_stale_plan(&error) => {
+                    Err(error) if error.as_db_error().is_some_and(is_stale_plan) => {
                         client.statement_cache.remove(&self.sql, &[]);
                         return Err(error.into());
                     }

@@ -13,7 +13,7 @@ use arrow_array::RecordBatchReader;
 use deadpool_postgres::Object;
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
-use crate::error::{Error, Result};
+use crate::error::{is_stale_plan, Error, Result};
 use crate::param::{Bound, Value};
 use crate::pool::Pool;
 use crate::read::{ReadOptions, ReadStream};
@@ -153,7 +153,7 @@ impl Session {
         };
         match bound(&statement).await {
             // The cached statement predates a schema change: prepared again, once.
-            Err(error) if is_stale_plan(&error) => {
+            Err(error) if error.as_db_error().is_some_and(is_stale_plan) => {
                 client.statement_cache.remove(sql, &[]);
                 let statement = client.prepare_cached(sql).await?;
                 Ok(bound(&statement).await?)
@@ -244,13 +244,6 @@ impl Session {
 enum Atomic {
     Transaction,
     Savepoint,
-}
-
-/// "cached plan must not change result type" and friends: the statement needs preparing again.
-pub(crate) fn is_stale_plan(error: &tokio_postgres::Error) -> bool {
-    error.as_db_error().is_some_and(|db| {
-        db.code() == &tokio_postgres::error::SqlState::FEATURE_NOT_SUPPORTED && db.message().contains("cached plan")
-    })
 }
 
 fn check_count(expected: usize, got: usize) -> Result<()> {
