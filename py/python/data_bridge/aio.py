@@ -22,7 +22,9 @@ from typing import Any, Awaitable, Callable, Dict, Iterable, List, Optional, Seq
 import pyarrow as pa
 
 from . import _native, errors
-from .database import Params, Query, SslOption, TypeOptions, _backoff, _statement, _to_polars, _types, _write_args
+from .database import (
+    Params, Query, SslOption, TypeOptions, _backoff, _first_row, _statement, _status, _to_polars, _types, _write_args,
+)
 
 __all__ = ["connect", "AsyncDatabase", "AsyncTransaction"]
 
@@ -117,7 +119,7 @@ class _AsyncQueries:
     ) -> Optional[Dict[str, Any]]:
         """The first row of ``sql`` as a dict, or None."""
         table = await self._fetch(sql, params, types)
-        return cast(Dict[str, Any], table.slice(0, 1).to_pylist()[0]) if table.num_rows else None
+        return _first_row(table)
 
     async def _fetch(self, sql: Query, params: Params, types: TypeOptions) -> pa.Table:
         # Small results: the cached statement saves a round trip per call.
@@ -162,8 +164,7 @@ class AsyncDatabase(_AsyncQueries):
 
     def status(self) -> Dict[str, int]:
         """Pool occupancy: ``{"size", "idle", "in_use", "waiting", "max_size"}``."""
-        size, idle, in_use, waiting, max_size = self._native.status()
-        return {"size": size, "idle": idle, "in_use": in_use, "waiting": waiting, "max_size": max_size}
+        return _status(self._native)
 
     async def close(self) -> None:
         """Closes the pool; later calls raise InterfaceError."""

@@ -161,7 +161,7 @@ class _Queries:
     def fetch_one(self, sql: Query, params: Params = None, *, types: TypeOptions = None) -> Optional[Dict[str, Any]]:
         """The first row of ``sql`` as a dict, or None when there is none."""
         table = self._fetch(sql, params, types)
-        return cast(Dict[str, Any], table.slice(0, 1).to_pylist()[0]) if table.num_rows else None
+        return _first_row(table)
 
     def _fetch(self, sql: Query, params: Params, types: TypeOptions) -> pa.Table:
         # Small results: the cached statement saves a round trip per call.
@@ -219,8 +219,7 @@ class Database(_Queries):
 
     def status(self) -> Dict[str, int]:
         """Pool occupancy: ``{"size", "idle", "in_use", "waiting", "max_size"}``."""
-        size, idle, in_use, waiting, max_size = self._native.status()
-        return {"size": size, "idle": idle, "in_use": in_use, "waiting": waiting, "max_size": max_size}
+        return _status(self._native)
 
     def close(self) -> None:
         """Closes the pool; later calls raise InterfaceError."""
@@ -335,6 +334,16 @@ class Savepoint:
             native.release_savepoint()
         else:
             native.rollback_to_savepoint()
+
+
+def _first_row(table: pa.Table) -> Optional[Dict[str, Any]]:
+    """The first row of ``table`` as a dict, or None when it has none."""
+    return cast(Dict[str, Any], table.slice(0, 1).to_pylist()[0]) if table.num_rows else None
+
+
+def _status(native: _native.Database) -> Dict[str, int]:
+    size, idle, in_use, waiting, max_size = native.status()
+    return {"size": size, "idle": idle, "in_use": in_use, "waiting": waiting, "max_size": max_size}
 
 
 def _backoff(attempt: int) -> float:
