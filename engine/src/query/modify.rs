@@ -1,7 +1,7 @@
 //! `INSERT`, `UPDATE` and `DELETE`, with `RETURNING` and `ON CONFLICT`.
 
 use super::expr::{Expr, IntoName, Name, Node};
-use super::select::Table;
+use super::select::{and, Table};
 use super::{Operand, Query};
 
 /// An `INSERT`: rows of values ([`Insert::values`], [`Insert::value`]) or a query's rows
@@ -135,10 +135,7 @@ impl Update {
 
     /// `WHERE condition` (a second call adds `AND condition`).
     pub fn filter(mut self, condition: impl Into<Expr>) -> Update {
-        self.filter = Some(match self.filter.take() {
-            Some(node) => Expr(node).and(condition).0,
-            None => condition.into().0,
-        });
+        self.filter = and(self.filter.take(), condition.into());
         self
     }
 
@@ -168,10 +165,7 @@ impl Delete {
 
     /// `WHERE condition` (a second call adds `AND condition`).
     pub fn filter(mut self, condition: impl Into<Expr>) -> Delete {
-        self.filter = Some(match self.filter.take() {
-            Some(node) => Expr(node).and(condition).0,
-            None => condition.into().0,
-        });
+        self.filter = and(self.filter.take(), condition.into());
         self
     }
 

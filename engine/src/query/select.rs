@@ -164,7 +164,8 @@ pub struct Select {
     pub(crate) offset: Option<Value>,
 }
 
-fn and(current: Option<Node>, condition: Expr) -> Option<Node> {
+/// `current AND condition`, or `condition` alone: how repeated `filter`/`having` calls combine.
+pub(crate) fn and(current: Option<Node>, condition: Expr) -> Option<Node> {
     Some(match current {
         Some(node) => Expr(node).and(condition).0,
         None => condition.0,
