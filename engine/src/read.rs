@@ -77,7 +77,7 @@ impl Drop for ReadStream {
     }
 }
 
-enum Pending {
+pub(crate) enum Pending {
     Batch(oneshot::Receiver<data_bridge_arrow_codec::Result<RecordBatch>>),
     Failed(Error),
     Done,
@@ -131,6 +131,16 @@ impl futures_util::Stream for ReadStream {
 }
 
 impl ReadStream {
+    /// A stream of batches another task sends down `pending` (see [`Pending`]); dropping the
+    /// stream fires `cancel`.
+    pub(crate) fn forwarding(
+        schema: SchemaRef,
+        pending: mpsc::Receiver<Pending>,
+        cancel: oneshot::Sender<()>,
+    ) -> ReadStream {
+        ReadStream { schema, pending, decoding: None, finished: false, session: Weak::new(), _cancel: cancel }
+    }
+
     /// Starts `sql` with `params` on `session` and returns once the result's schema is known.
     /// The stream keeps the session busy until it ends or is dropped.
     pub(crate) async fn start(

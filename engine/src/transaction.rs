@@ -7,6 +7,7 @@ use arrow_array::RecordBatchReader;
 
 use crate::error::{Error, Result};
 use crate::param::Value;
+use crate::partition::{PartitionOptions, Plan};
 use crate::read::{ReadOptions, ReadStream};
 use crate::session::Session;
 use crate::write::{TableName, WriteOptions};
@@ -89,6 +90,8 @@ pub struct Transaction {
     session: Option<Arc<Session>>,
     /// Open savepoints.
     depth: usize,
+    /// How it began.
+    options: TransactionOptions,
 }
 
 impl Transaction {
@@ -97,7 +100,7 @@ impl Transaction {
         session.guarded(async { Ok(session.client().batch_execute(&options.begin_sql()).await?) }).await?;
         session.in_transaction.store(true, Ordering::Relaxed);
         drop(busy);
-        Ok(Transaction { session: Some(session), depth: 0 })
+        Ok(Transaction { session: Some(session), depth: 0, options })
     }
 
     fn open(&self) -> Result<&Arc<Session>> {
@@ -191,6 +194,21 @@ impl Transaction {
     /// [`Transaction::query_arrow`] with batch size and type choices.
     pub async fn read(&self, sql: &str, params: Vec<Value>, options: ReadOptions) -> Result<ReadStream> {
         ReadStream::start(self.open()?.clone(), sql, params, options).await
+    }
+
+    /// Plans a partitioned read in this transaction's snapshot (see [`crate::Pool::plan`]):
+    /// only a read-only repeatable read transaction has one to share. Its connection reads
+    /// the first piece; the others import the snapshot.
+    pub async fn plan(&self, sql: &str, params: Vec<Value>, options: PartitionOptions) -> Result<Plan> {
+        let shareable = TransactionOptions { isolation: Isolation::RepeatableRead, read_only: true, ..self.options };
+        if self.options != shareable {
+            return Err(Error::Usage(
+                "a partitioned read needs connections of its own: run it outside the transaction, or in a \
+                 read-only repeatable read transaction, whose snapshot it shares"
+                    .into(),
+            ));
+        }
+        Plan::build(self.open()?.clone(), sql, params, options).await
     }
 
     /// Loads `source` into `table` with binary COPY; all rows or none (a savepoint).

@@ -16,8 +16,8 @@ use arrow_pyarrow::{IntoPyArrow, PyArrowType, ToPyArrow};
 use arrow_schema::SchemaRef;
 use data_bridge_arrow_codec::{narrow_numerics, DecodeOptions, NumericAs};
 use data_bridge_postgres::{
-    runtime, Error, Pool, PoolOptions, ReadOptions, ReadStream, SslMode, TableName, TlsOptions, Transaction,
-    TransactionOptions, Value, WriteMode, WriteOptions,
+    runtime, Error, PartitionOptions, PartitionStrategy, Plan, Pool, PoolOptions, ReadOptions, ReadStream, SslMode,
+    TableName, TlsOptions, Transaction, TransactionOptions, Value, WriteMode, WriteOptions,
 };
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -48,6 +48,22 @@ fn read_options(
         return Err(new_error(py, "programming", "batch_rows must be positive"));
     }
     Ok(ReadOptions { batch_rows, decode, cache_statement: false })
+}
+
+/// How to split a read; `None` for a read on one connection.
+fn split_options(
+    py: Python<'_>,
+    partitions: Option<usize>,
+    partition_on: Option<String>,
+    strategy: &str,
+) -> PyResult<Option<PartitionOptions>> {
+    let strategy: PartitionStrategy = strategy.parse().map_err(|e| to_py(py, e))?;
+    match (partitions, partition_on) {
+        (Some(0), _) => Err(new_error(py, "programming", "partitions must be at least 1")),
+        (None, Some(_)) => Err(new_error(py, "programming", "partition_on needs partitions=N")),
+        (None | Some(1), None) => Ok(None),
+        (Some(partitions), partition_on) => Ok(Some(PartitionOptions { partitions, partition_on, strategy })),
+    }
 }
 
 fn seconds(py: Python<'_>, value: f64, name: &str) -> PyResult<Duration> {
@@ -95,7 +111,8 @@ enum Scope {
 
 /// One call, with its arguments already taken from Python.
 enum Op {
-    Read { sql: String, params: Vec<Value>, options: ReadOptions, whole: bool },
+    Read { sql: String, params: Vec<Value>, options: ReadOptions, whole: bool, split: Option<PartitionOptions> },
+    Plan { sql: String, params: Vec<Value>, split: PartitionOptions },
     Write { table: TableName, source: Box<dyn RecordBatchReader + Send>, options: WriteOptions },
     Execute { sql: String, params: Vec<Value> },
     ExecuteMany { sql: String, rows: Vec<Vec<Value>> },
@@ -111,6 +128,7 @@ enum Op {
 enum Outcome {
     Table(SchemaRef, Vec<RecordBatch>),
     Stream(ReadStream),
+    Plan(Plan, usize),
     Count(u64),
     Transaction(Transaction),
     Nothing,
@@ -123,7 +141,20 @@ impl Scope {
             Scope::Pool(_) => None,
         };
         match (op, &self, transaction) {
-            (Op::Read { sql, params, options, whole }, _, tx) => {
+            (Op::Read { sql, params, options, whole, split: Some(split) }, _, tx) => {
+                let plan = make_plan(&self, tx, &sql, params, split).await?;
+                if !whole {
+                    return Ok(Outcome::Stream(plan.stream(options).await?));
+                }
+                let narrow = options.decode.numeric == NumericAs::Auto;
+                let (schema, batches) = plan.read_all(options).await?;
+                Ok(whole_table(schema, batches, narrow)?)
+            }
+            (Op::Plan { sql, params, split }, _, tx) => {
+                let user_params = params.len();
+                Ok(Outcome::Plan(make_plan(&self, tx, &sql, params, split).await?, user_params))
+            }
+            (Op::Read { sql, params, options, whole, split: None }, _, tx) => {
                 // A whole result gives unconstrained numerics their narrowest exact decimal type.
                 let narrow = whole && options.decode.numeric == NumericAs::Auto;
                 let start = |options: ReadOptions, params: Vec<Value>| {
@@ -155,11 +186,7 @@ impl Scope {
                     Err(error) if error.is_stale_statement() => whole_read(options, params).await?,
                     outcome => outcome?,
                 };
-                let (schema, batches) = match narrow {
-                    true => narrow_numerics(schema, batches)?,
-                    false => (schema, batches),
-                };
-                Ok(Outcome::Table(schema, batches))
+                Ok(whole_table(schema, batches, narrow)?)
             }
             (Op::Write { table, source, options }, Scope::Pool(pool), _) => {
                 Ok(Outcome::Count(pool.copy_in_arrow(&table, source, options).await?))
@@ -185,12 +212,36 @@ impl Scope {
                     Op::ReleaseSavepoint => Outcome::Nothing.after(tx.release_savepoint().await)?,
                     Op::RollbackToSavepoint => Outcome::Nothing.after(tx.rollback_to_savepoint().await)?,
                     Op::Begin(_) => return Err(Error::Usage("transactions do not nest: use savepoint()".into())),
-                    Op::Read { .. } => return Err(Error::Internal("reads are handled above")),
+                    Op::Read { .. } | Op::Plan { .. } => return Err(Error::Internal("reads are handled above")),
                 })
             }
             (_, _, _) => Err(Error::Usage("commit, rollback and savepoints belong to a transaction".into())),
         }
     }
+}
+
+/// Plans a partitioned read on the pool, or in the transaction's snapshot.
+async fn make_plan(
+    scope: &Scope,
+    tx: Option<Arc<tokio::sync::Mutex<Transaction>>>,
+    sql: &str,
+    params: Vec<Value>,
+    split: PartitionOptions,
+) -> data_bridge_postgres::Result<Plan> {
+    match (scope, tx) {
+        (Scope::Pool(pool), _) => pool.plan(sql, params, split).await,
+        (_, Some(tx)) => tx.lock().await.plan(sql, params, split).await,
+        (Scope::Transaction(_), None) => Err(Error::Internal("scope mismatch")),
+    }
+}
+
+/// A whole result; unconstrained numerics get their narrowest exact decimal type.
+fn whole_table(schema: SchemaRef, batches: Vec<RecordBatch>, narrow: bool) -> data_bridge_postgres::Result<Outcome> {
+    let (schema, batches) = match narrow {
+        true => narrow_numerics(schema, batches)?,
+        false => (schema, batches),
+    };
+    Ok(Outcome::Table(schema, batches))
 }
 
 impl Outcome {
@@ -206,6 +257,9 @@ impl Outcome {
                 reader.into_pyarrow(py)?.call_method0("read_all")?.unbind()
             }
             Outcome::Stream(stream) => Py::new(py, BatchStream { stream: Mutex::new(Some(stream)) })?.into_any(),
+            Outcome::Plan(plan, user_params) => {
+                Py::new(py, PlanHandle { plan: Arc::new(Mutex::new(Some(Arc::new(plan)))), user_params })?.into_any()
+            }
             Outcome::Count(count) => count.into_pyobject(py)?.into_any().unbind(),
             Outcome::Transaction(tx) => {
                 let scope = Scope::Transaction(Arc::new(tokio::sync::Mutex::new(tx)));
@@ -317,7 +371,11 @@ impl Database {
 
     /// Runs `sql` and returns the whole result as a pyarrow Table. `cache_statement`: through
     /// the connection's statement cache (for small, repeated queries).
-    #[pyo3(signature = (sql, params=None, types=None, *, cache_statement=false, asynchronous=false))]
+    #[pyo3(signature = (
+        sql, params=None, types=None, *, cache_statement=false, partitions=None, partition_on=None,
+        partition_strategy="range", asynchronous=false,
+    ))]
+    #[allow(clippy::too_many_arguments)]
     fn read_arrow<'py>(
         &self,
         py: Python<'py>,
@@ -325,15 +383,23 @@ impl Database {
         params: Option<&Bound<'py, PyAny>>,
         types: Option<HashMap<String, String>>,
         cache_statement: bool,
+        partitions: Option<usize>,
+        partition_on: Option<String>,
+        partition_strategy: &str,
         asynchronous: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
         let options = ReadOptions { cache_statement, ..read_options(py, None, types)? };
-        let op = Op::Read { sql: sql.into(), params: to_values(params)?, options, whole: true };
+        let split = split_options(py, partitions, partition_on, partition_strategy)?;
+        let op = Op::Read { sql: sql.into(), params: to_values(params)?, options, whole: true, split };
         self.dispatch(py, op, asynchronous)
     }
 
     /// Starts `sql` and returns a stream of its batches.
-    #[pyo3(signature = (sql, params=None, batch_rows=None, types=None))]
+    #[pyo3(signature = (
+        sql, params=None, batch_rows=None, types=None, *, partitions=None, partition_on=None,
+        partition_strategy="range",
+    ))]
+    #[allow(clippy::too_many_arguments)]
     fn read_stream<'py>(
         &self,
         py: Python<'py>,
@@ -341,10 +407,30 @@ impl Database {
         params: Option<&Bound<'py, PyAny>>,
         batch_rows: Option<usize>,
         types: Option<HashMap<String, String>>,
+        partitions: Option<usize>,
+        partition_on: Option<String>,
+        partition_strategy: &str,
     ) -> PyResult<Bound<'py, PyAny>> {
         let options = read_options(py, batch_rows, types)?;
-        let op = Op::Read { sql: sql.into(), params: to_values(params)?, options, whole: false };
+        let split = split_options(py, partitions, partition_on, partition_strategy)?;
+        let op = Op::Read { sql: sql.into(), params: to_values(params)?, options, whole: false, split };
         self.dispatch(py, op, false)
+    }
+
+    /// Plans a partitioned read: its queries and snapshot, runnable piece by piece.
+    #[pyo3(signature = (sql, params=None, *, partitions, partition_on=None, partition_strategy="range"))]
+    fn plan<'py>(
+        &self,
+        py: Python<'py>,
+        sql: &str,
+        params: Option<&Bound<'py, PyAny>>,
+        partitions: usize,
+        partition_on: Option<String>,
+        partition_strategy: &str,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let split = split_options(py, Some(partitions), partition_on, partition_strategy)?
+            .unwrap_or_else(|| PartitionOptions { partitions: 1, ..PartitionOptions::default() });
+        self.dispatch(py, Op::Plan { sql: sql.into(), params: to_values(params)?, split }, false)
     }
 
     /// Writes an Arrow stream into a table; returns the rows written.
@@ -548,5 +634,85 @@ impl BatchStream {
     /// Stops the query (cancelling it on the server if still running).
     fn close(&self) {
         self.lock().take();
+    }
+}
+
+/// A planned partitioned read (see `data_bridge.Plan`); it holds the snapshot open until closed.
+#[pyclass(frozen, module = "data_bridge._native")]
+pub struct PlanHandle {
+    plan: Arc<Mutex<Option<Arc<Plan>>>>,
+    /// The caller's parameters come first in every query's; the rest are the piece's bounds.
+    user_params: usize,
+}
+
+impl PlanHandle {
+    fn plan(&self, py: Python<'_>) -> PyResult<Arc<Plan>> {
+        let plan = self.plan.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone();
+        plan.ok_or_else(|| new_error(py, "interface", "the plan is closed"))
+    }
+}
+
+#[pymethods]
+impl PlanHandle {
+    /// The exported snapshot the pieces read in.
+    #[getter]
+    fn snapshot(&self, py: Python<'_>) -> PyResult<String> {
+        Ok(self.plan(py)?.snapshot().to_owned())
+    }
+
+    /// Each piece's SQL and its bound values beyond the caller's parameters (as text).
+    fn queries(&self, py: Python<'_>) -> PyResult<Vec<(String, Vec<String>)>> {
+        let plan = self.plan(py)?;
+        let text = |value: &Value| match value {
+            Value::Text(text) => Ok(text.clone()),
+            _ => Err(new_error(py, "interface", "a partition bound that is not text")),
+        };
+        plan.queries()
+            .iter()
+            .map(|query| {
+                let bounds = query.params[self.user_params.min(query.params.len())..].iter().map(text);
+                Ok((query.sql.clone(), bounds.collect::<PyResult<Vec<_>>>()?))
+            })
+            .collect()
+    }
+
+    /// Reads piece `index` (every piece, in order, when None): a pyarrow Table when `whole`,
+    /// else a BatchStream.
+    #[pyo3(signature = (index=None, whole=true, batch_rows=None, types=None))]
+    fn read<'py>(
+        &self,
+        py: Python<'py>,
+        index: Option<usize>,
+        whole: bool,
+        batch_rows: Option<usize>,
+        types: Option<HashMap<String, String>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let plan = self.plan(py)?;
+        let options = read_options(py, batch_rows, types)?;
+        let narrow = whole && options.decode.numeric == NumericAs::Auto;
+        let outcome = wait(py, async move {
+            match (index, whole) {
+                (Some(index), false) => Ok(Outcome::Stream(plan.read(index, options).await?)),
+                (None, false) => Ok(Outcome::Stream(plan.stream(options).await?)),
+                (Some(index), true) => {
+                    let mut stream = plan.read(index, options).await?;
+                    let mut batches = Vec::new();
+                    while let Some(batch) = stream.next_batch().await? {
+                        batches.push(batch);
+                    }
+                    whole_table(stream.schema(), batches, narrow)
+                }
+                (None, true) => {
+                    let (schema, batches) = plan.read_all(options).await?;
+                    whole_table(schema, batches, narrow)
+                }
+            }
+        })?;
+        Ok(outcome.into_python(py)?.into_bound(py))
+    }
+
+    /// Ends the snapshot's transaction (pieces already reading go on).
+    fn close(&self) {
+        self.plan.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take();
     }
 }

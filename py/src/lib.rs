@@ -13,6 +13,7 @@ use pyo3::prelude::*;
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<database::Database>()?;
     m.add_class::<database::BatchStream>()?;
+    m.add_class::<database::PlanHandle>()?;
     m.add_function(wrap_pyfunction!(migrate::migrate, m)?)?;
     m.add_function(wrap_pyfunction!(migrate::rollback, m)?)?;
     m.add_function(wrap_pyfunction!(migrate::migration_status, m)?)?;

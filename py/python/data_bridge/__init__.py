@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from . import aio, errors
 from ._native import __version__
-from .database import Database, Savepoint, Transaction, connect
+from .database import Database, PartitionQuery, Plan, Savepoint, Transaction, connect
 from .migrations import (
     ChecksumMismatch, IrreversibleMigration, MigrationError, MigrationStatus, MissingMigration, migrate,
     migration_status, new_migration, rollback,
@@ -33,7 +33,7 @@ from .errors import (
 from .errors import *  # noqa: F401,F403 - the named SQLSTATE classes
 
 __all__ = [
-    "connect", "Database", "Transaction", "Savepoint", "BatchReader", "aio", "errors", "__version__",
+    "connect", "Database", "Transaction", "Savepoint", "Plan", "PartitionQuery", "BatchReader", "aio", "errors", "__version__",
     "Error", "Warning", "InterfaceError", "DatabaseError", "DataError", "OperationalError",
     "IntegrityError", "InternalError", "ProgrammingError", "NotSupportedError",
     *errors.__all__,

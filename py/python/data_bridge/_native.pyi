@@ -4,7 +4,7 @@ from typing import Any, Awaitable, Iterable, Mapping, Optional, Sequence, final
 
 import pyarrow as pa
 
-__all__ = ["BatchStream", "Database", "migrate", "migration_status", "rollback"]
+__all__ = ["BatchStream", "Database", "PlanHandle", "migrate", "migration_status", "rollback"]
 __version__: str
 
 @final
@@ -47,6 +47,9 @@ class Database:
         types: Optional[Mapping[str, str]] = None,
         *,
         cache_statement: bool = False,
+        partitions: Optional[int] = None,
+        partition_on: Optional[str] = None,
+        partition_strategy: str = "range",
         asynchronous: bool = False,
     ) -> Any:
         """Runs `sql` and returns the whole result as a pyarrow Table.
@@ -59,8 +62,22 @@ class Database:
         params: Optional[Sequence[Any]] = None,
         batch_rows: Optional[int] = None,
         types: Optional[Mapping[str, str]] = None,
+        *,
+        partitions: Optional[int] = None,
+        partition_on: Optional[str] = None,
+        partition_strategy: str = "range",
     ) -> Any:
         """Starts `sql` and returns a stream of its batches."""
+    def plan(
+        self,
+        sql: str,
+        params: Optional[Sequence[Any]] = None,
+        *,
+        partitions: int,
+        partition_on: Optional[str] = None,
+        partition_strategy: str = "range",
+    ) -> Any:
+        """Plans a partitioned read: its queries and snapshot, runnable piece by piece."""
     def write_arrow(
         self,
         schema: Optional[str],
@@ -114,6 +131,27 @@ class BatchStream:
         """The next pyarrow RecordBatch, or None after the last one."""
     def close(self) -> None:
         """Stops the query (cancelling it on the server if still running)."""
+
+@final
+class PlanHandle:
+    """A planned partitioned read (see `data_bridge.Plan`); it holds the snapshot open until closed."""
+
+    @property
+    def snapshot(self) -> str:
+        """The exported snapshot the pieces read in."""
+    def queries(self) -> list[tuple[str, list[str]]]:
+        """Each piece's SQL and its bound values beyond the caller's parameters (as text)."""
+    def read(
+        self,
+        index: Optional[int] = None,
+        whole: bool = True,
+        batch_rows: Optional[int] = None,
+        types: Optional[Mapping[str, str]] = None,
+    ) -> Any:
+        """Reads piece `index` (every piece, in order, when None): a pyarrow Table when `whole`,
+        else a BatchStream."""
+    def close(self) -> None:
+        """Ends the snapshot's transaction (pieces already reading go on)."""
 
 def migrate(
     url: Optional[str],

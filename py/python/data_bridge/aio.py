@@ -23,7 +23,7 @@ import pyarrow as pa
 
 from . import _native, errors
 from .database import (
-    Params, Query, SslOption, TypeOptions, _backoff, _first_row, _statement, _status, _to_polars, _types, _write_args,
+    Params, Query, SslOption, TypeOptions, _backoff, _first_row, _split, _statement, _status, _to_polars, _types, _write_args,
 )
 
 __all__ = ["connect", "AsyncDatabase", "AsyncTransaction"]
@@ -75,18 +75,50 @@ class _AsyncQueries:
 
     _native: _native.Database
 
-    async def read_arrow(self, sql: Query, params: Params = None, *, types: TypeOptions = None) -> pa.Table:
-        """Runs ``sql`` (text or a built query) and returns the whole result as a pyarrow Table."""
+    async def read_arrow(
+        self,
+        sql: Query,
+        params: Params = None,
+        *,
+        types: TypeOptions = None,
+        partitions: Optional[int] = None,
+        partition_on: Optional[str] = None,
+        partition_strategy: str = "range",
+    ) -> pa.Table:
+        """Runs ``sql`` (text or a built query) and returns the whole result as a pyarrow Table;
+        ``partitions`` and friends split the read as in ``Database.read_arrow``."""
         text, params = _statement(sql, params)
-        return cast(pa.Table, await self._native.read_arrow(text, params, _types(types), asynchronous=True))
+        split = _split(partitions, partition_on, partition_strategy)
+        return cast(pa.Table, await self._native.read_arrow(text, params, _types(types), asynchronous=True, **split))
 
-    async def read_pandas(self, sql: Query, params: Params = None, *, types: TypeOptions = None, **kwargs: Any) -> Any:
+    async def read_pandas(
+        self,
+        sql: Query,
+        params: Params = None,
+        *,
+        types: TypeOptions = None,
+        partitions: Optional[int] = None,
+        partition_on: Optional[str] = None,
+        partition_strategy: str = "range",
+        **kwargs: Any,
+    ) -> Any:
         """Runs ``sql`` into a pandas DataFrame (kwargs go to ``Table.to_pandas``)."""
-        return (await self.read_arrow(sql, params, types=types)).to_pandas(**kwargs)
+        split = _split(partitions, partition_on, partition_strategy)
+        return (await self.read_arrow(sql, params, types=types, **split)).to_pandas(**kwargs)
 
-    async def read_polars(self, sql: Query, params: Params = None, *, types: TypeOptions = None) -> Any:
+    async def read_polars(
+        self,
+        sql: Query,
+        params: Params = None,
+        *,
+        types: TypeOptions = None,
+        partitions: Optional[int] = None,
+        partition_on: Optional[str] = None,
+        partition_strategy: str = "range",
+    ) -> Any:
         """Runs ``sql`` into a polars DataFrame."""
-        return _to_polars(await self.read_arrow(sql, params, types=types))
+        split = _split(partitions, partition_on, partition_strategy)
+        return _to_polars(await self.read_arrow(sql, params, types=types, **split))
 
     async def write_arrow(
         self,

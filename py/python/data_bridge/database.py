@@ -7,8 +7,8 @@ import random
 import time
 import weakref
 from typing import (
-    TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Mapping, Optional, Protocol, Sequence, Tuple, TypeVar, Union,
-    cast,
+    TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Mapping, NamedTuple, Optional, Protocol, Sequence, Tuple,
+    TypeVar, Union, cast,
 )
 
 import pyarrow as pa
@@ -91,9 +91,31 @@ class _Queries:
 
     _native: _native.Database
 
-    def read_arrow(self, sql: Query, params: Params = None, *, types: TypeOptions = None) -> pa.Table:
-        """Runs ``sql`` (text or a built query) and returns the whole result as a pyarrow Table."""
-        return cast(pa.Table, self._native.read_arrow(*_statement(sql, params), _types(types)))
+    def read_arrow(
+        self,
+        sql: Query,
+        params: Params = None,
+        *,
+        types: TypeOptions = None,
+        partitions: Optional[int] = None,
+        partition_on: Optional[str] = None,
+        partition_strategy: str = "range",
+    ) -> pa.Table:
+        """Runs ``sql`` (text or a built query) and returns the whole result as a pyarrow Table.
+
+        ``partitions=N`` reads it over N connections at once, all in one snapshot, so the
+        result is the one a single read would have returned (rows in partition order). A plain
+        scan of one table (``SELECT ... FROM t [WHERE ...]``) is split into page ranges;
+        other queries need ``partition_on``, a column of the result, split into even ranges
+        between its minimum and maximum (integers, numerics, dates, timestamps) or, with
+        ``partition_strategy="quantile"`` and for other types such as text, into quantiles of
+        a sample; its NULLs form a partition of their own. A query ending in ORDER BY, LIMIT,
+        OFFSET or FETCH is refused (ProgrammingError): its order could not be kept. Inside a
+        transaction only a read-only repeatable read one can share its snapshot.
+        """
+        text, params = _statement(sql, params)
+        split = _split(partitions, partition_on, partition_strategy)
+        return cast(pa.Table, self._native.read_arrow(text, params, _types(types), **split))
 
     def read_batches(
         self,
@@ -102,25 +124,69 @@ class _Queries:
         batch_rows: Optional[int] = None,
         *,
         types: TypeOptions = None,
+        partitions: Optional[int] = None,
+        partition_on: Optional[str] = None,
+        partition_strategy: str = "range",
     ) -> BatchReader:
         """Streams the result as record batches, holding only a few in memory at a time.
 
         Returns a ``pyarrow.RecordBatchReader``. Every batch but the last has exactly
         ``batch_rows`` rows when it is given (else about 4 MiB of data each). Closing or
-        dropping the reader early cancels the query.
+        dropping the reader early cancels the query. ``partitions`` and friends split the read
+        as in ``read_arrow``; the partitions' batches come in partition order, each partition
+        reading a few batches ahead.
         """
         text, params = _statement(sql, params)
-        return BatchReader(cast(_native.BatchStream, self._native.read_stream(text, params, batch_rows, _types(types))))
+        split = _split(partitions, partition_on, partition_strategy)
+        stream = self._native.read_stream(text, params, batch_rows, _types(types), **split)
+        return BatchReader(cast(_native.BatchStream, stream))
 
     def read_pandas(
-        self, sql: Query, params: Params = None, *, types: TypeOptions = None, **to_pandas_kwargs: Any
+        self,
+        sql: Query,
+        params: Params = None,
+        *,
+        types: TypeOptions = None,
+        partitions: Optional[int] = None,
+        partition_on: Optional[str] = None,
+        partition_strategy: str = "range",
+        **to_pandas_kwargs: Any,
     ) -> "pandas.DataFrame":
         """Runs ``sql`` into a pandas DataFrame (through Arrow; kwargs go to ``Table.to_pandas``)."""
-        return self.read_arrow(sql, params, types=types).to_pandas(**to_pandas_kwargs)
+        split = _split(partitions, partition_on, partition_strategy)
+        return self.read_arrow(sql, params, types=types, **split).to_pandas(**to_pandas_kwargs)
 
-    def read_polars(self, sql: Query, params: Params = None, *, types: TypeOptions = None) -> "polars.DataFrame":
+    def read_polars(
+        self,
+        sql: Query,
+        params: Params = None,
+        *,
+        types: TypeOptions = None,
+        partitions: Optional[int] = None,
+        partition_on: Optional[str] = None,
+        partition_strategy: str = "range",
+    ) -> "polars.DataFrame":
         """Runs ``sql`` into a polars DataFrame (through Arrow, without copying)."""
-        return _to_polars(self.read_arrow(sql, params, types=types))
+        split = _split(partitions, partition_on, partition_strategy)
+        return _to_polars(self.read_arrow(sql, params, types=types, **split))
+
+    def plan(
+        self,
+        sql: Query,
+        params: Params = None,
+        *,
+        partitions: int,
+        partition_on: Optional[str] = None,
+        partition_strategy: str = "range",
+    ) -> "Plan":
+        """Plans a partitioned read (see ``read_arrow``) without running it: the queries and the
+        snapshot they share, to inspect or to run piece by piece (``plan.read_arrow(i)``), here
+        or elsewhere. The plan holds its snapshot open until ``close()`` (or the end of a
+        ``with`` block)."""
+        text, params = _statement(sql, params)
+        native = self._native.plan(text, params, partitions=partitions, partition_on=partition_on,
+                                   partition_strategy=partition_strategy)
+        return Plan(cast(_native.PlanHandle, native), params)
 
     def write_arrow(
         self,
@@ -334,6 +400,72 @@ class Savepoint:
             native.release_savepoint()
         else:
             native.rollback_to_savepoint()
+
+
+class PartitionQuery(NamedTuple):
+    """One piece of a Plan: its SQL and parameters (the caller's, then the piece's bounds)."""
+
+    sql: str
+    params: List[Any]
+
+
+class Plan:
+    """A partitioned read, planned by ``Database.plan``: ``.queries`` (one per partition, in
+    the order their rows come back) and ``.snapshot``, the exported snapshot they all read in.
+
+    Each query can run on its own, here (``read_arrow(i)``, ``read_batches(i)``) or in another
+    process: in a transaction begun with ``BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY``
+    and ``SET TRANSACTION SNAPSHOT '<snapshot>'``. The snapshot stays importable until the
+    plan is closed; use it in a ``with`` block.
+    """
+
+    def __init__(self, native: _native.PlanHandle, params: Params) -> None:
+        self._native = native
+        self.snapshot: str = native.snapshot
+        given = list(params) if params is not None else []
+        self.queries: List[PartitionQuery] = [PartitionQuery(sql, given + bounds) for sql, bounds in native.queries()]
+
+    def read_arrow(self, index: Optional[int] = None, *, types: TypeOptions = None) -> pa.Table:
+        """Partition ``index`` as a pyarrow Table, read on a connection of its own; every
+        partition (in parallel, concatenated in order) when ``index`` is None."""
+        return cast(pa.Table, self._native.read(index, True, None, _types(types)))
+
+    def read_batches(
+        self, index: Optional[int] = None, batch_rows: Optional[int] = None, *, types: TypeOptions = None
+    ) -> BatchReader:
+        """Partition ``index`` (every partition, in order, when None) as a stream of batches."""
+        return BatchReader(cast(_native.BatchStream, self._native.read(index, False, batch_rows, _types(types))))
+
+    def read_pandas(self, index: Optional[int] = None, **to_pandas_kwargs: Any) -> "pandas.DataFrame":
+        """Partition ``index`` (all when None) as a pandas DataFrame."""
+        return self.read_arrow(index).to_pandas(**to_pandas_kwargs)
+
+    def read_polars(self, index: Optional[int] = None) -> "polars.DataFrame":
+        """Partition ``index`` (all when None) as a polars DataFrame."""
+        return _to_polars(self.read_arrow(index))
+
+    def close(self) -> None:
+        """Ends the transaction holding the snapshot; later reads raise InterfaceError."""
+        self._native.close()
+
+    def __len__(self) -> int:
+        return len(self.queries)
+
+    def __enter__(self) -> "Plan":
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<data_bridge.Plan snapshot={self.snapshot!r} queries={len(self.queries)}>"
+
+
+def _split(partitions: Optional[int], partition_on: Optional[str], partition_strategy: str) -> Dict[str, Any]:
+    """The partitioning keyword arguments, passed on only when a partitioned read is asked for."""
+    if partitions is None and partition_on is None and partition_strategy == "range":
+        return {}
+    return {"partitions": partitions, "partition_on": partition_on, "partition_strategy": partition_strategy}
 
 
 def _first_row(table: pa.Table) -> Optional[Dict[str, Any]]:
