@@ -29,7 +29,7 @@ fn main() -> Result<(), data_bridge_postgres::Error> {
         let batch = RecordBatch::try_new(schema.clone(), columns)
             .map_err(|e| data_bridge_postgres::Error::Source(e.to_string()))?;
         let table = TableName { schema: None, name: "quickstart_items".into() };
-        let replace = WriteOptions { mode: WriteMode::Replace, create_if_missing: false, batch_rows: None };
+        let replace = WriteOptions::new(WriteMode::Replace);
         let written =
             pool.copy_in_arrow(&table, Box::new(RecordBatchIterator::new([Ok(batch)], schema)), replace).await?;
         println!("copied {written} rows");

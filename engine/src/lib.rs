@@ -20,6 +20,7 @@
 mod busy_poll;
 pub mod config;
 mod error;
+mod ingest;
 pub mod migrate;
 mod param;
 mod partition;

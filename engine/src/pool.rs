@@ -20,7 +20,7 @@ use crate::read::{ReadOptions, ReadStream};
 use crate::session::{Connection, Session};
 use crate::tls::TlsOptions;
 use crate::transaction::{Transaction, TransactionOptions};
-use crate::write::{TableName, WriteOptions};
+use crate::write::{TableName, WriteMode, WriteOptions};
 
 /// OIDs below this are the server's built-in objects (`FirstNormalObjectId`).
 pub(crate) const FIRST_USER_OID: u32 = 16384;
@@ -222,14 +222,19 @@ impl Pool {
         self.connection().await?.read(sql, params, options).await
     }
 
-    /// Loads `source` into `table` with binary COPY, in one transaction; returns the rows
-    /// written. `source` is read on a thread of its own (it may call into Python).
+    /// Loads `source` into `table` with binary COPY, all or nothing; returns the rows
+    /// written. `source` is read on a thread of its own (it may call into Python). With
+    /// `options.connections > 1`, `Create` and `Replace` load over that many connections at
+    /// once (see [`WriteOptions::connections`]).
     pub async fn copy_in_arrow(
         &self,
         table: &TableName,
         source: Box<dyn RecordBatchReader + Send>,
         options: WriteOptions,
     ) -> Result<u64> {
+        if options.connections > 1 && matches!(options.mode, WriteMode::Create | WriteMode::Replace) {
+            return crate::ingest::write_parallel(self, table, source, options).await;
+        }
         self.connection().await?.copy_in_arrow(table, source, options).await
     }
 

@@ -18,7 +18,7 @@ use crate::param::{Bound, Value};
 use crate::pool::Pool;
 use crate::read::{ReadOptions, ReadStream};
 use crate::transaction::{Transaction, TransactionOptions};
-use crate::write::{TableName, WriteOptions};
+use crate::write::{TableName, WriteMode, WriteOptions};
 
 /// Parameter rows a pipelined `execute_many` keeps in flight.
 const PIPELINE_DEPTH: usize = 256;
@@ -203,6 +203,12 @@ impl Session {
         source: Box<dyn RecordBatchReader + Send>,
         options: WriteOptions,
     ) -> Result<u64> {
+        if options.connections > 1 && matches!(options.mode, WriteMode::Create | WriteMode::Replace) {
+            return Err(Error::Usage(format!(
+                "connections={} loads over connections of its own: call it on the pool, outside a transaction",
+                options.connections
+            )));
+        }
         let _busy = self.claim().await?;
         self.guarded(async {
             let atomic = self.atomic_begin().await?;

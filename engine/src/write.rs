@@ -20,6 +20,9 @@ use crate::sql::quote_ident;
 
 /// Encoded chunks waiting to be sent.
 const CHUNKS_AHEAD: usize = 4;
+/// Rows encoded as one piece when the caller sets no `batch_rows`: small enough that a big
+/// input batch is encoded on every core and sent while the rest is encoded.
+const PIECE_ROWS: usize = 65_536;
 
 /// What to do with the target table.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -44,8 +47,19 @@ pub struct WriteOptions {
     pub mode: WriteMode,
     /// In append and upsert modes, create the table when it does not exist.
     pub create_if_missing: bool,
-    /// Rows encoded at a time (default: whole input batches).
+    /// Rows encoded at a time (default: input batches, cut to 65 536 rows at most).
     pub batch_rows: Option<usize>,
+    /// Connections loading at once in `Create` and `Replace` modes (from a [`crate::Pool`]):
+    /// the rows go into a new table, which then takes the target's name in one short
+    /// transaction. `Append` and `Upsert` always use one connection and one transaction.
+    pub connections: usize,
+}
+
+impl WriteOptions {
+    /// Writing in `mode`, otherwise with the defaults.
+    pub fn new(mode: WriteMode) -> WriteOptions {
+        WriteOptions { mode, create_if_missing: false, batch_rows: None, connections: 1 }
+    }
 }
 
 /// A table name, optionally schema-qualified; always quoted in SQL.
@@ -58,7 +72,7 @@ pub struct TableName {
 }
 
 impl TableName {
-    fn quoted(&self) -> String {
+    pub(crate) fn quoted(&self) -> String {
         match &self.schema {
             Some(schema) => format!("{}.{}", quote_ident(schema), quote_ident(&self.name)),
             None => quote_ident(&self.name),
@@ -67,7 +81,7 @@ impl TableName {
 }
 
 /// A column of the target table.
-struct TableColumn {
+pub(crate) struct TableColumn {
     spec: ColumnSpec,
 }
 
@@ -190,7 +204,7 @@ fn is_string(field: &Field) -> bool {
 }
 
 /// `CREATE TABLE` from the Arrow schema (each field's `pg_type` metadata honoured when it fits).
-async fn create_table(client: &Client, target: &str, schema: &SchemaRef, mode: &WriteMode) -> Result<()> {
+pub(crate) async fn create_table(client: &Client, target: &str, schema: &SchemaRef, mode: &WriteMode) -> Result<()> {
     let mut columns = Vec::with_capacity(schema.fields().len());
     for field in schema.fields() {
         let pg_type = create_type(field).ok_or_else(|| Error::UnsupportedType {
@@ -213,7 +227,7 @@ async fn create_table(client: &Client, target: &str, schema: &SchemaRef, mode: &
 /// The table's columns as the codec needs them: the description of `SELECT *` (domains as
 /// their base types, with the structure of enums, arrays, composites and ranges), and each
 /// column's declared type for messages.
-async fn table_columns(client: &Client, target: &str) -> Result<Vec<TableColumn>> {
+pub(crate) async fn table_columns(client: &Client, target: &str) -> Result<Vec<TableColumn>> {
     client.clear_type_cache();
     let described = client.prepare(&format!("SELECT * FROM {target}")).await?;
     let typmods = Typmods::fetch(client, described.columns().iter().map(|c| c.type_())).await?;
@@ -238,7 +252,7 @@ async fn table_columns(client: &Client, target: &str) -> Result<Vec<TableColumn>
 }
 
 /// The table column for each Arrow field, by exact name.
-fn match_columns(table: &TableName, schema: &SchemaRef, columns: &[TableColumn]) -> Result<Vec<ColumnSpec>> {
+pub(crate) fn match_columns(table: &TableName, schema: &SchemaRef, columns: &[TableColumn]) -> Result<Vec<ColumnSpec>> {
     schema
         .fields()
         .iter()
@@ -267,6 +281,7 @@ async fn copy_in(
     let sink = client.copy_in::<_, Bytes>(copy).await?;
     futures_util::pin_mut!(sink);
     // An error here drops the sink, which aborts the COPY (and the transaction with it).
+    sink.send(Bytes::copy_from_slice(&copy_format::header())).await?;
     loop {
         match chunks.recv().await {
             Some(Ok(Some(chunk))) => sink.send(Bytes::from(chunk)).await?,
@@ -276,16 +291,17 @@ async fn copy_in(
         }
     }
     drop(encoding);
+    sink.send(Bytes::from_static(&copy_format::TRAILER)).await?;
     Ok(sink.finish().await?)
 }
 
 /// The thread reading and encoding the caller's batches. Dropping it waits for the thread to
 /// end, so no batch of the caller's source is read after the write returns (a Python-backed
 /// source must not be touched once the call is over).
-struct EncoderThread(Option<std::thread::JoinHandle<()>>);
+pub(crate) struct EncoderThread(Option<std::thread::JoinHandle<()>>);
 
 impl EncoderThread {
-    fn spawn(work: impl FnOnce() + Send + 'static) -> EncoderThread {
+    pub(crate) fn spawn(work: impl FnOnce() + Send + 'static) -> EncoderThread {
         let handle = std::thread::Builder::new().name("data-bridge-encode".into()).spawn(work);
         // Without a thread the source is dropped unread and the COPY ends with an error.
         EncoderThread(handle.ok())
@@ -300,11 +316,11 @@ impl Drop for EncoderThread {
     }
 }
 
-/// Encodes every batch into chunks (header first, trailer last) and sends them down `chunks`.
+/// Encodes every batch into chunks of COPY tuples and sends them down `chunks`, then `None`.
 ///
-/// Batches (cut to `batch_rows` when given) are encoded a pool's width at a time, in
-/// parallel, so at most that many input batches and their encodings are held at once.
-fn encode_all(
+/// Batches (cut to `batch_rows`, or [`PIECE_ROWS`]) are encoded a pool's width at a time, in
+/// parallel, so at most that many pieces and their encodings are held at once.
+pub(crate) fn encode_all(
     source: Box<dyn RecordBatchReader + Send>,
     encoder: &Encoder,
     batch_rows: Option<usize>,
@@ -322,10 +338,9 @@ fn encode_all(
             pending.clear();
             Ok(())
         };
-        send(copy_format::header().to_vec())?;
         for batch in source {
             let batch = batch.map_err(|e| Error::Source(e.to_string()))?;
-            let step = batch_rows.unwrap_or(batch.num_rows()).max(1);
+            let step = batch_rows.unwrap_or(PIECE_ROWS).max(1);
             let mut offset = 0;
             while offset < batch.num_rows() {
                 let len = step.min(batch.num_rows() - offset);
@@ -337,7 +352,6 @@ fn encode_all(
             }
         }
         flush(&mut pending)?;
-        send(copy_format::TRAILER.to_vec())?;
         chunks.blocking_send(Ok(None)).map_err(|_| Error::Cancelled)
     }))
     .unwrap_or(Err(Error::Internal("the encoder panicked")));

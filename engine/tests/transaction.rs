@@ -51,7 +51,7 @@ fn rows(ids: &[i64]) -> Box<dyn arrow_array::RecordBatchReader + Send> {
 }
 
 fn append() -> WriteOptions {
-    WriteOptions { mode: WriteMode::Append, create_if_missing: false, batch_rows: None }
+    WriteOptions::new(WriteMode::Append)
 }
 
 #[test]

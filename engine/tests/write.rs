@@ -30,7 +30,7 @@ fn table(name: &str) -> TableName {
 }
 
 fn options(mode: WriteMode) -> WriteOptions {
-    WriteOptions { mode, create_if_missing: false, batch_rows: None }
+    WriteOptions::new(mode)
 }
 
 async fn ids(db: &Pool, sql: &str) -> Vec<i64> {

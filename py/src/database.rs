@@ -434,7 +434,10 @@ impl Database {
     }
 
     /// Writes an Arrow stream into a table; returns the rows written.
-    #[pyo3(signature = (schema, name, data, mode, key=None, create_if_missing=false, batch_rows=None, *, asynchronous=false))]
+    #[pyo3(signature = (
+        schema, name, data, mode, key=None, create_if_missing=false, batch_rows=None, connections=1, *,
+        asynchronous=false,
+    ))]
     #[allow(clippy::too_many_arguments)]
     fn write_arrow<'py>(
         &self,
@@ -446,8 +449,12 @@ impl Database {
         key: Option<Vec<String>>,
         create_if_missing: bool,
         batch_rows: Option<usize>,
+        connections: usize,
         asynchronous: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
+        if connections == 0 {
+            return Err(new_error(py, "programming", "connections must be at least 1"));
+        }
         let mode = match (mode, key) {
             ("append", _) => WriteMode::Append,
             ("create", _) => WriteMode::Create,
@@ -466,7 +473,7 @@ impl Database {
             return Err(new_error(py, "programming", "batch_rows must be positive"));
         }
         let table = TableName { schema, name };
-        let options = WriteOptions { mode, create_if_missing, batch_rows };
+        let options = WriteOptions { mode, create_if_missing, batch_rows, connections };
         self.dispatch(py, Op::Write { table, source: Box::new(data.0), options }, asynchronous)
     }
 

@@ -232,7 +232,7 @@ pub trait Row: Sized + Send + Sync {
             [] => WriteMode::Append,
             key => WriteMode::Upsert { key: key.iter().map(|k| (*k).into()).collect() },
         };
-        let options = WriteOptions { mode, create_if_missing: true, batch_rows: None };
+        let options = WriteOptions { create_if_missing: true, ..WriteOptions::new(mode) };
         async move {
             let empty = RecordBatch::new_empty(Self::schema());
             db.copy_in_arrow(&table_name(Self::TABLE), reader(empty), options).await.map(drop)
@@ -265,7 +265,7 @@ fn copy<'a, R: Row, E: Executor>(
         (_, true) => Ok(None),
         _ => R::to_batch(rows).map(Some),
     };
-    let options = WriteOptions { mode, create_if_missing: false, batch_rows: None };
+    let options = WriteOptions::new(mode);
     async move {
         match batch? {
             Some(batch) => db.copy_in_arrow(&table_name(R::TABLE), reader(batch), options).await,

@@ -87,6 +87,7 @@ class Database:
         key: Optional[Sequence[str]] = None,
         create_if_missing: bool = False,
         batch_rows: Optional[int] = None,
+        connections: int = 1,
         *,
         asynchronous: bool = False,
     ) -> Any:

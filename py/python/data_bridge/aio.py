@@ -128,10 +128,11 @@ class _AsyncQueries:
         key: Optional[Sequence[str]] = None,
         create_if_missing: bool = False,
         batch_rows: Optional[int] = None,
+        connections: int = 1,
     ) -> int:
         """Writes ``data`` into ``table`` with binary COPY, all or nothing (see
         ``Database.write_arrow``)."""
-        args = _write_args(table, data, mode, key, create_if_missing, batch_rows)
+        args = _write_args(table, data, mode, key, create_if_missing, batch_rows, connections)
         return cast(int, await self._native.write_arrow(*args, asynchronous=True))
 
     async def execute(self, sql: Query, params: Params = None) -> int:

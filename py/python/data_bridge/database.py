@@ -196,6 +196,7 @@ class _Queries:
         key: Optional[Sequence[str]] = None,
         create_if_missing: bool = False,
         batch_rows: Optional[int] = None,
+        connections: int = 1,
     ) -> int:
         """Writes ``data`` into ``table`` with binary COPY, all or nothing; returns the rows
         written.
@@ -207,8 +208,17 @@ class _Queries:
         ``"create"``, ``"replace"`` (drop and recreate, atomically) or ``"upsert"`` (needs
         ``key``). Any error leaves the table as it was (inside a transaction: as it was before
         this call).
+
+        ``connections=N`` loads ``"create"`` and ``"replace"`` over N connections at once: the
+        rows go into a new table, which takes the target's name (replacing the old table) in
+        one short transaction once every row is in, so readers never see part of it. The rows'
+        physical order then interleaves. ``"append"`` and ``"upsert"`` always use one
+        connection and one transaction (atomicity first) whatever ``connections`` says; inside
+        a transaction, ``connections > 1`` with create/replace raises ProgrammingError.
+        ``batch_rows`` (default: at most 65 536) is the rows encoded and sent as one piece.
         """
-        return cast(int, self._native.write_arrow(*_write_args(table, data, mode, key, create_if_missing, batch_rows)))
+        args = _write_args(table, data, mode, key, create_if_missing, batch_rows, connections)
+        return cast(int, self._native.write_arrow(*args))
 
     def execute(self, sql: Query, params: Params = None) -> int:
         """Runs ``sql`` (text or a built statement); returns the rows affected. Without params,
@@ -498,9 +508,11 @@ def _write_args(
     key: Optional[Sequence[str]],
     create_if_missing: bool,
     batch_rows: Optional[int],
+    connections: int = 1,
 ) -> tuple:
     schema, name = _table_name(table)
-    return schema, name, _to_reader(data), mode, list(key) if key is not None else None, create_if_missing, batch_rows
+    keys = list(key) if key is not None else None
+    return schema, name, _to_reader(data), mode, keys, create_if_missing, batch_rows, connections
 
 
 def _table_name(table: Union[str, Tuple[str, str]]) -> Tuple[Optional[str], str]:
