@@ -23,10 +23,21 @@ pub fn next<S: Stream + Unpin>(stream: &mut S) -> impl Future<Output = Option<S:
         Poll::Pending => {
             // Asking to be polled again keeps the worker (and its I/O driver) busy instead of
             // parked; after SPIN the stream's own wake-up takes over.
-            if waiting_since.get_or_insert_with(Instant::now).elapsed() < SPIN {
+            if waiting_since.get_or_insert_with(Instant::now).elapsed() < spin() {
                 cx.waker().wake_by_ref();
             }
             Poll::Pending
         }
+    })
+}
+
+fn spin() -> Duration {
+    static SPIN_US: std::sync::OnceLock<Duration> = std::sync::OnceLock::new();
+    *SPIN_US.get_or_init(|| {
+        std::env::var("DATA_BRIDGE_SPIN_US")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .map(Duration::from_micros)
+            .unwrap_or(SPIN)
     })
 }

@@ -254,6 +254,17 @@ impl Pool {
         })
     }
 
+    /// A pooled client if one is free or can be opened now, without waiting for another
+    /// caller to give one back.
+    pub(crate) async fn try_acquire(&self) -> Result<Option<Object>> {
+        let timeouts = deadpool_postgres::Timeouts { wait: Some(Duration::ZERO), ..self.inner.pool.timeouts() };
+        match self.inner.pool.timeout_get(&timeouts).await {
+            Ok(client) => Ok(Some(client)),
+            Err(PoolError::Timeout(deadpool_postgres::TimeoutType::Wait)) => Ok(None),
+            Err(_) => self.acquire().await.map(Some),
+        }
+    }
+
     /// Catalog facts for these (oid, typmod) pairs, asking the server only for new ones.
     /// Built-in types are cached for the pool's life; user-defined ones are looked up each
     /// time, since `ALTER TYPE ... RENAME` may change them.

@@ -9,8 +9,8 @@ use arrow_array::types::Int64Type;
 use arrow_array::{ArrayRef, Int64Array, RecordBatch, RecordBatchIterator};
 use arrow_schema::{DataType, Field, Schema};
 use data_bridge_postgres::{
-    runtime::runtime, Error, Isolation, PartitionOptions, PartitionStrategy, Pool, PoolOptions, ReadOptions,
-    TableName, TransactionOptions, WriteMode, WriteOptions,
+    runtime::runtime, Error, Isolation, PartitionOptions, PartitionStrategy, Pool, PoolOptions, ReadOptions, TableName,
+    TransactionOptions, WriteMode, WriteOptions,
 };
 
 fn url() -> String {

@@ -33,32 +33,34 @@ impl std::str::FromStr for PartitionStrategy {
     }
 }
 
-/// The SQL computing `k/n` of the way from `$1` to `$2` (text) for k in 1..n (`$3`), as text,
-/// for a column type with arithmetic; `None` for the others.
-fn step_sql(column_type: &Type) -> Option<&'static str> {
-    Some(match *column_type {
+/// The SQL computing `k/n` of the way from `$1` to `$2` (text) for k in 1..n (`$3`), as
+/// distinct text values in the type's order, for a column type with arithmetic; `None` for
+/// the others. Dates and timestamps step through plain numbers (days, epoch seconds): the
+/// difference of two far-apart timestamps overflows an interval.
+fn step_sql(column_type: &Type) -> Option<String> {
+    let step = match *column_type {
         Type::INT2 | Type::INT4 | Type::INT8 => {
-            "SELECT floor($1::text::numeric + ($2::text::numeric - $1::text::numeric) * k / $3::int4)::text \
-             FROM generate_series(1, $3::int4 - 1) AS k ORDER BY k"
+            "floor($1::text::numeric + ($2::text::numeric - $1::text::numeric) * k / $3::int4)"
         }
-        Type::NUMERIC => {
-            "SELECT ($1::text::numeric + ($2::text::numeric - $1::text::numeric) * k / $3::int4)::text \
-             FROM generate_series(1, $3::int4 - 1) AS k ORDER BY k"
-        }
+        Type::NUMERIC => "$1::text::numeric + ($2::text::numeric - $1::text::numeric) * k / $3::int4",
         Type::DATE => {
-            "SELECT ($1::text::date + (($2::text::date - $1::text::date)::int8 * k / $3::int4)::int4)::text \
-             FROM generate_series(1, $3::int4 - 1) AS k ORDER BY k"
+            "$1::text::date + ((($2::text::date - date '2000-01-01')::int8 \
+             - ($1::text::date - date '2000-01-01')::int8) * k / $3::int4)::int4"
         }
         Type::TIMESTAMP => {
-            "SELECT ($1::text::timestamp + ($2::text::timestamp - $1::text::timestamp) * (k::float8 / $3::int4))::text \
-             FROM generate_series(1, $3::int4 - 1) AS k ORDER BY k"
+            "to_timestamp(extract(epoch FROM $1::text::timestamp) + (extract(epoch FROM $2::text::timestamp) \
+             - extract(epoch FROM $1::text::timestamp)) * k / $3::int4) AT TIME ZONE 'UTC'"
         }
         Type::TIMESTAMPTZ => {
-            "SELECT ($1::text::timestamptz + ($2::text::timestamptz - $1::text::timestamptz) * (k::float8 / $3::int4))::text \
-             FROM generate_series(1, $3::int4 - 1) AS k ORDER BY k"
+            "to_timestamp(extract(epoch FROM $1::text::timestamptz) + (extract(epoch FROM $2::text::timestamptz) \
+             - extract(epoch FROM $1::text::timestamptz)) * k / $3::int4)"
         }
         _ => return None,
-    })
+    };
+    Some(format!(
+        "SELECT s.v::text AS bound FROM (SELECT DISTINCT {step} AS v FROM generate_series(1, $3::int4 - 1) AS k) AS s \
+         ORDER BY s.v"
+    ))
 }
 
 /// Whether `column_type` has steps between two values (else it is cut by quantiles).
@@ -115,7 +117,7 @@ impl CutPoints<'_> {
         let parts_param = i32::try_from(parts).unwrap_or(i32::MAX);
         let steps = match (strategy, step_sql(self.column_type), &stats.min, &stats.max) {
             (PartitionStrategy::Range, Some(sql), Some(min), Some(max)) if is_finite(min) && is_finite(max) => {
-                let rows = client.query(sql, &[min, max, &parts_param]).await?;
+                let rows = client.query(&sql, &[min, max, &parts_param]).await?;
                 Some(rows.iter().map(|row| row.try_get::<_, String>(0)).collect::<Result<Vec<_>, _>>()?)
             }
             _ => None,

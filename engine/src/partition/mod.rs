@@ -222,10 +222,20 @@ impl Plan {
         Ok(ReadStream::forwarding(schema, pending, cancel))
     }
 
-    /// The connections to read with: the exporter, and `width - 1` more importing its snapshot.
+    /// The connections to read with: the exporter, and up to `width - 1` more importing its
+    /// snapshot: as many as the pool has free now. Waiting for more could deadlock callers
+    /// that each hold some connections and wait for the rest.
     async fn slots(&self) -> Result<Vec<Arc<Session>>> {
         let pool = &self.exporter.pool;
-        let others = (1..self.width).map(|_| snapshot_session(pool, &self.snapshot));
+        let mut clients = Vec::new();
+        for _ in 1..self.width {
+            match pool.try_acquire().await? {
+                Some(client) => clients.push(client),
+                None => break,
+            }
+        }
+        let others =
+            clients.into_iter().map(|client| import_snapshot(Session::new(client, pool.clone()), &self.snapshot));
         let mut slots = vec![self.exporter.clone()];
         slots.extend(futures_util::future::try_join_all(others).await?);
         Ok(slots)
@@ -234,8 +244,12 @@ impl Plan {
 
 /// A pooled connection in a read-only transaction that imported `snapshot`.
 async fn snapshot_session(pool: &Pool, snapshot: &str) -> Result<Arc<Session>> {
+    import_snapshot(Session::new(pool.acquire().await?, pool.clone()), snapshot).await
+}
+
+/// Begins a read-only transaction on `session` that imports `snapshot`.
+async fn import_snapshot(session: Arc<Session>, snapshot: &str) -> Result<Arc<Session>> {
     let begin = import_sql(snapshot)?;
-    let session = Session::new(pool.acquire().await?, pool.clone());
     let _busy = session.claim().await?;
     session
         .guarded(async {
@@ -372,18 +386,51 @@ async fn by_pages(
 }
 
 /// Refuses a query whose plan combines rows (aggregates, DISTINCT, window functions): split by
-/// pages, each piece would combine only its own rows.
+/// pages, each piece would combine only its own rows. From the top of the plan down its outer
+/// inputs, a scan of a table must come before any node that combines rows.
 async fn check_row_wise(client: &tokio_postgres::Client, query: &PartitionQuery, parts: usize) -> Result<()> {
-    let rows = bounds::query(client, &format!("EXPLAIN {}", query.sql), &query.params).await?;
-    let top: String = rows.first().map(|row| row.try_get(0)).transpose()?.unwrap_or_default();
-    let combining = ["Aggregate", "Unique", "WindowAgg", "Group", "Limit", "SetOp", "Sort", "Recursive Union"];
-    match combining.iter().find(|node| top.contains(*node)) {
-        Some(_) => Err(Error::Usage(format!(
-            "partitions={parts}: the query combines rows ({}), so it cannot be split by pages; pass \
-             partition_on= a column of its result",
-            top.split("  (").next().unwrap_or(&top).trim()
-        ))),
-        None => Ok(()),
+    let rows = bounds::query(client, &format!("EXPLAIN (FORMAT JSON) {}", query.sql), &query.params).await?;
+    let plan: serde_json::Value = match rows.first().map(|row| row.try_get::<_, JsonText>(0)).transpose()? {
+        Some(JsonText(text)) => {
+            serde_json::from_str(&text).map_err(|_| Error::Internal("EXPLAIN gave invalid JSON"))?
+        }
+        None => serde_json::Value::Null,
+    };
+    let combining = ["Aggregate", "Group", "Unique", "WindowAgg", "SetOp", "Limit", "Recursive Union", "LockRows"];
+    let mut node = &plan[0]["Plan"];
+    let refusal = loop {
+        let kind = node["Node Type"].as_str().unwrap_or("nothing");
+        if combining.contains(&kind) {
+            break kind.to_owned();
+        }
+        if node.get("Relation Name").is_some() {
+            return Ok(());
+        }
+        let outer = node["Plans"].as_array().and_then(|children| {
+            children.iter().find(|child| matches!(child["Parent Relationship"].as_str(), Some("Outer" | "Member")))
+        });
+        match outer {
+            Some(child) => node = child,
+            // No table under it: the rows come from elsewhere (an InitPlan computing min/max).
+            None => break format!("{kind} over no table scan"),
+        }
+    };
+    Err(Error::Usage(format!(
+        "partitions={parts}: the query combines rows ({refusal}), so it cannot be split by pages; pass \
+         partition_on= a column of its result"
+    )))
+}
+
+/// A `json` value's text (its binary format).
+struct JsonText(String);
+
+impl<'a> tokio_postgres::types::FromSql<'a> for JsonText {
+    fn from_sql(_: &Type, raw: &'a [u8]) -> std::result::Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+        Ok(JsonText(std::str::from_utf8(raw)?.to_owned()))
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        *ty == Type::JSON
     }
 }
 

@@ -341,11 +341,15 @@ class Transaction(_Queries):
         batch_rows: Optional[int] = None,
         *,
         types: TypeOptions = None,
+        partitions: Optional[int] = None,
+        partition_on: Optional[str] = None,
+        partition_strategy: str = "range",
     ) -> BatchReader:
         """Streams the result as record batches (see ``Database.read_batches``). The reader
         must be exhausted or closed before the transaction's next call; the transaction's end
         closes it."""
-        reader = super().read_batches(sql, params, batch_rows, types=types)
+        split = _split(partitions, partition_on, partition_strategy)
+        reader = super().read_batches(sql, params, batch_rows, types=types, **split)
         self._readers.add(reader)
         return reader
 
