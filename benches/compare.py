@@ -175,11 +175,14 @@ def short_error(exc):
     return f"{type(exc).__name__}: {message}"[:160]
 
 
-def measure_in_child(tool, url, sql):
-    """Run one measurement in this (fresh) process; return a result dict."""
+def measure_in_child(tool, url, sql, prepare=PREPARE):
+    """Run one measurement in this (fresh) process; return a result dict.
+
+    `prepare` maps tool names to setup functions (other bench scripts pass their own).
+    """
     import pyarrow as pa
 
-    read = PREPARE[tool](url, sql)
+    read = prepare[tool](url, sql)
     reset_peak_rss()
     rss_before = vm_rss_kib()
     start = time.perf_counter()
@@ -196,10 +199,10 @@ def measure_in_child(tool, url, sql):
     }
 
 
-def child_main(tool, url, sql):
+def child_main(tool, url, sql, prepare=PREPARE):
     """Entry point of the measuring subprocess: print one JSON line with the result."""
     try:
-        result = measure_in_child(tool, url, sql)
+        result = measure_in_child(tool, url, sql, prepare)
     except KeyboardInterrupt:
         raise
     except BaseException as exc:  # reported, not raised (pyo3 panics are BaseExceptions)
@@ -210,9 +213,13 @@ def child_main(tool, url, sql):
 # --------------------------------------------------------------------------- parent side
 
 
-def measure_subprocess(tool, url, sql):
-    """Measure `tool` reading `sql` in a fresh Python process."""
-    command = [sys.executable, __file__, "--child", tool, "--url", url, "--sql", sql]
+def measure_subprocess(tool, url, sql, script=__file__):
+    """Measure `tool` reading `sql` in a fresh Python process running `script` --child."""
+    return run_child([sys.executable, script, "--child", tool, "--url", url, "--sql", sql])
+
+
+def run_child(command):
+    """Run a measuring subprocess; return the result dict from its last stdout line."""
     try:
         proc = subprocess.run(command, capture_output=True, text=True, timeout=CHILD_TIMEOUT_S)
     except subprocess.TimeoutExpired:
@@ -244,8 +251,8 @@ def measure(tool, url, sql):
     return measure_psql(url, sql) if tool == "psql" else measure_subprocess(tool, url, sql)
 
 
-def run_rounds(tools, url, sql, repeat, log):
-    """Measure every tool `repeat` times, round-robin, rotating the first tool each round.
+def run_rounds(tools, measure_one, repeat, log):
+    """Call measure_one(tool) `repeat` times per tool, round-robin, rotating the first tool.
 
     A tool that fails is not retried in later rounds. Returns {tool: [result, ...]}.
     """
@@ -255,7 +262,7 @@ def run_rounds(tools, url, sql, repeat, log):
         for tool in tools[shift:] + tools[:shift]:
             if any("error" in r for r in results[tool]):
                 continue
-            result = measure(tool, url, sql)
+            result = measure_one(tool)
             results[tool].append(result)
             outcome = result.get("error") or f"{result['seconds']:.3f} s"
             log(f"  round {round_no + 1}/{repeat} {tool:<12} {outcome}")
@@ -444,7 +451,8 @@ def main(argv):
         sql = f"SELECT * FROM {name}"
         log(f"{name}: {expected:,} rows")
         measure_psql(args.url, sql)  # warm the caches; not recorded
-        summary = summarize(run_rounds(tools, args.url, sql, args.repeat, log))
+        results = run_rounds(tools, lambda tool: measure(tool, args.url, sql), args.repeat, log)
+        summary = summarize(results)
         sections += ["", f"## {name} ({expected:,} rows, `{sql}`)", "",
                      report_table(summary), "", row_check(summary, expected)]
     sections += ["", "Notes:", *[f"- {note}" for note in NOTES]]

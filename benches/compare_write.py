@@ -37,28 +37,28 @@ SOURCE = "bench_lineitem"
 # --------------------------------------------------------------------------- child side
 
 
-def load_data_bridge(url, table):
+def load_data_bridge(url, table, target=TARGET, **options):
     import data_bridge
 
     db = data_bridge.connect(url)
-    return lambda: db.write_arrow(TARGET, table)
+    return lambda: db.write_arrow(target, table, **options)
 
 
-def load_adbc(url, table):
+def load_adbc(url, table, target=TARGET, mode="append"):
     import adbc_driver_postgresql.dbapi as adbc
 
     conn = adbc.connect(url)
 
     def load():
         with conn.cursor() as cursor:
-            rows = cursor.adbc_ingest(TARGET, table, mode="append")
+            rows = cursor.adbc_ingest(target, table, mode=mode)
         conn.commit()
         return rows
 
     return load
 
 
-def load_pgpq(url, table):
+def load_pgpq(url, table, target=TARGET, create=False):
     import psycopg
     from pgpq import ArrowToPostgresBinaryEncoder
 
@@ -67,7 +67,9 @@ def load_pgpq(url, table):
     def load():
         encoder = ArrowToPostgresBinaryEncoder(table.schema)
         with conn.cursor() as cursor:
-            with cursor.copy(f"COPY {TARGET} FROM STDIN (FORMAT binary)") as copy:
+            if create:  # the table pgpq derives from the Arrow schema (ddl() defaults to TEMP)
+                cursor.execute(encoder.schema().ddl(target, temp_table=False))
+            with cursor.copy(f"COPY {target} FROM STDIN (FORMAT binary)") as copy:
                 copy.write(encoder.write_header())
                 for batch in table.to_batches():
                     copy.write(encoder.write_batch(batch))
@@ -123,13 +125,16 @@ LOADERS = {"data_bridge": load_data_bridge, "adbc": load_adbc, "pgpq": load_pgpq
            "psycopg": load_psycopg, "pandas": load_pandas}
 
 
-def child_main(tool, url, source, rows):
-    """Entry point of the measuring subprocess: one JSON line with the result."""
+def child_main(tool, url, source, rows, loaders=LOADERS):
+    """Entry point of the measuring subprocess: one JSON line with the result.
+
+    `loaders` maps tool names to setup functions (other bench scripts pass their own).
+    """
     import pyarrow as pa
 
     try:
         table = pa.ipc.open_file(pa.memory_map(source)).read_all().slice(0, rows)
-        load = LOADERS[tool](url, table)
+        load = loaders[tool](url, table)
         reset_peak_rss()
         rss_before = vm_rss_kib()
         cpu_before = resource.getrusage(resource.RUSAGE_SELF)
@@ -158,6 +163,13 @@ def psql(url, sql):
 
 def prepare(url, rows, log):
     """The source table, its Arrow IPC file and binary COPY file, and the empty target."""
+    source, binary = source_files(url, rows, log)
+    psql(url, f"DROP TABLE IF EXISTS {TARGET}; CREATE TABLE {TARGET} (LIKE {SOURCE})")
+    return source, binary
+
+
+def source_files(url, rows, log):
+    """The source table and, made once and kept, its Arrow IPC file and binary COPY file."""
     import data_bridge
     import pyarrow as pa
 
@@ -172,7 +184,6 @@ def prepare(url, rows, log):
     binary = Path(f"/tmp/data_bridge_{SOURCE}_{rows}.bin")
     if not binary.exists():
         psql(url, f"COPY {SOURCE} TO '{binary}' (FORMAT binary)")
-    psql(url, f"DROP TABLE IF EXISTS {TARGET}; CREATE TABLE {TARGET} (LIKE {SOURCE})")
     return source, binary
 
 

@@ -159,6 +159,18 @@ def test_min_connections_are_opened_at_connect(pg, app):
         assert len(backends(pg, app)) == 2  # the query reused one, opened none
 
 
+def test_application_name_comes_from_the_url_else_defaults(pg, app):
+    """The URL's application_name is kept unless the keyword overrides it; without either the
+    connections say data-bridge."""
+    separator = "&" if "?" in DSN else "?"
+    with data_bridge.connect(f"{DSN}{separator}application_name={app}") as db:
+        assert db.fetch_one("SELECT current_setting('application_name') AS name") == {"name": app}
+    with data_bridge.connect(f"{DSN}{separator}application_name={app}", application_name=f"{app}_kw") as db:
+        assert db.fetch_one("SELECT current_setting('application_name') AS name") == {"name": f"{app}_kw"}
+    with data_bridge.connect(DSN) as db:
+        assert db.fetch_one("SELECT current_setting('application_name') AS name") == {"name": "data-bridge"}
+
+
 def test_connection_is_idle_once_the_call_returns(app):
     """A finished call has given its connection back: nothing is in use between calls."""
     with data_bridge.connect(DSN, application_name=app) as db:

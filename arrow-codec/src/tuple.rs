@@ -81,7 +81,7 @@ pub fn split(chunk: &[u8], columns: usize) -> Result<Fields> {
             let start = at as u32;
             if len > 0 {
                 let end = at.checked_add(len as usize).filter(|&end| end <= chunk.len());
-                at = end.ok_or(CodecError::Truncated { offset: at, what: "field value" })?;
+                at = end.ok_or_else(|| CodecError::Truncated { offset: at, what: "field value" })?;
             }
             column.push(FieldPos { start, len });
         }

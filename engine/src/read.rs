@@ -149,11 +149,32 @@ impl ReadStream {
         params: Vec<Value>,
         options: ReadOptions,
     ) -> Result<ReadStream> {
+        Self::start_spinning(session, sql, params, options, busy_poll::SPIN).await
+    }
+
+    /// [`ReadStream::start`] for one of several reads running at once: it never spins while
+    /// waiting for the server (see [`busy_poll`]).
+    pub(crate) async fn start_one_of_many(
+        session: Arc<Session>,
+        sql: &str,
+        params: Vec<Value>,
+        options: ReadOptions,
+    ) -> Result<ReadStream> {
+        Self::start_spinning(session, sql, params, options, std::time::Duration::ZERO).await
+    }
+
+    async fn start_spinning(
+        session: Arc<Session>,
+        sql: &str,
+        params: Vec<Value>,
+        options: ReadOptions,
+        spin: std::time::Duration,
+    ) -> Result<ReadStream> {
         let busy = session.claim().await?;
         let (schema_tx, schema_rx) = oneshot::channel();
         let (pending_tx, pending) = mpsc::channel(BATCHES_AHEAD);
         let (cancel, cancelled) = oneshot::channel();
-        let task = ReadTask { sql: sql.to_owned(), params, options, pending: pending_tx };
+        let task = ReadTask { sql: sql.to_owned(), params, options, pending: pending_tx, spin };
         tokio::spawn(task.run(session.clone(), busy, schema_tx, cancelled));
         match schema_rx.await {
             Ok(Ok(schema)) => Ok(ReadStream {
@@ -171,6 +192,8 @@ impl ReadStream {
 }
 
 struct ReadTask {
+    /// How long to poll for the next message before sleeping.
+    spin: std::time::Duration,
     sql: String,
     params: Vec<Value>,
     options: ReadOptions,
@@ -303,7 +326,7 @@ impl ReadTask {
                 let stream = client.copy_out(&copy).await?;
                 futures_util::pin_mut!(stream);
                 let mut header_seen = false;
-                while let Some(message) = busy_poll::next(&mut stream).await {
+                while let Some(message) = busy_poll::next(&mut stream, self.spin).await {
                     let message = message?;
                     let mut row = &message[..];
                     if !header_seen {
@@ -327,7 +350,7 @@ impl ReadTask {
                 };
                 futures_util::pin_mut!(rows);
                 let mut tuple = Vec::new();
-                while let Some(row) = busy_poll::next(&mut rows).await {
+                while let Some(row) = busy_poll::next(&mut rows, self.spin).await {
                     let row = row?;
                     tuple.clear();
                     tuple.extend_from_slice(&(row.len() as i16).to_be_bytes());

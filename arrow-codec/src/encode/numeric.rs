@@ -82,32 +82,65 @@ pub(crate) fn decimal_to_numeric(value: i128, scale: i8, out: &mut Vec<u8>) {
         let _ = numeric_from_str(&text, out);
         return;
     }
-    let unit = 10u128.pow(scale as u32);
-    let (mut int_part, frac) = (abs / unit, (abs % unit) * 10u128.pow(pad as u32));
-    let frac_groups = (scale as i32 + pad) / 4;
-    let mut groups: Vec<u16> = Vec::with_capacity(12);
-    while int_part > 0 {
-        groups.push((int_part % 10_000) as u16);
-        int_part /= 10_000;
+    let unit = POW10[scale as usize];
+    let (int_part, frac) = (abs / unit, (abs % unit) * POW10[pad as usize]);
+    // Base-10000 digits, least significant first: the fraction's, then the integer part's.
+    // At most 10 of each fit u128.
+    let mut groups = [0u16; 24];
+    let mut len = push_groups(frac, Some(((scale as i32 + pad) / 4) as usize), &mut groups, 0);
+    let int_start = len;
+    len = push_groups(int_part, None, &mut groups, len);
+    let mut weight = (len - int_start) as i32 - 1;
+    let mut top = len;
+    while top > 0 && groups[top - 1] == 0 {
+        top -= 1;
+        weight -= 1;
     }
-    groups.reverse();
-    let mut weight = groups.len() as i32 - 1;
-    for i in (0..frac_groups).rev() {
-        groups.push((frac / 10u128.pow(4 * i as u32) % 10_000) as u16);
-    }
-    let leading = groups.iter().take_while(|&&g| g == 0).count();
-    groups.drain(..leading);
-    weight -= leading as i32;
-    while groups.last() == Some(&0) {
-        groups.pop();
-    }
-    if groups.is_empty() {
+    let bottom = groups[..top].iter().take_while(|&&g| g == 0).count();
+    if top == bottom {
         return header(out, 0, 0, 0, scale as u16);
     }
-    header(out, groups.len() as i16, weight as i16, if negative { 0x4000 } else { 0 }, scale as u16);
-    for group in groups {
+    header(out, (top - bottom) as i16, weight as i16, if negative { 0x4000 } else { 0 }, scale as u16);
+    for group in groups[bottom..top].iter().rev() {
         out.extend_from_slice(&group.to_be_bytes());
     }
+}
+
+/// 10^k for k in 0..=38.
+pub(crate) const POW10: [u128; 39] = {
+    let mut table = [1u128; 39];
+    let mut k = 1;
+    while k < 39 {
+        table[k] = table[k - 1] * 10;
+        k += 1;
+    }
+    table
+};
+
+/// Writes `value`'s base-10000 digits into `groups` from `at`, least significant first:
+/// exactly `count` of them, or until none is left; returns the end. Values that fit u64
+/// (nearly all) avoid 128-bit divisions, which are library calls.
+fn push_groups(value: u128, count: Option<usize>, groups: &mut [u16; 24], at: usize) -> usize {
+    match u64::try_from(value) {
+        Ok(small) => push_groups_of(small, count, groups, at),
+        Err(_) => push_groups_of(value, count, groups, at),
+    }
+}
+
+fn push_groups_of<T>(mut value: T, count: Option<usize>, groups: &mut [u16; 24], mut at: usize) -> usize
+where
+    T: Copy + PartialEq + From<u16> + TryInto<u16> + std::ops::Rem<Output = T> + std::ops::Div<Output = T>,
+{
+    let (zero, base) = (T::from(0), T::from(10_000));
+    let mut pushed = 0;
+    while count.map_or(value != zero, |count| pushed < count) && at < groups.len() {
+        // The remainder is below 10 000, so it fits.
+        groups[at] = (value % base).try_into().unwrap_or(0);
+        value = value / base;
+        at += 1;
+        pushed += 1;
+    }
+    at
 }
 
 fn header(out: &mut Vec<u8>, ndigits: i16, weight: i16, sign: u16, dscale: u16) {
@@ -147,6 +180,20 @@ mod tests {
             ("+7", "7"),
         ] {
             assert_eq!(round_trip(input), expected, "{input}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_decimal_matches_the_text_path(value: i128, scale in 0i8..=38) {
+            let mut direct = Vec::new();
+            decimal_to_numeric(value, scale, &mut direct);
+            let digits = format!("{:0>width$}", value.unsigned_abs(), width = scale as usize + 1);
+            let (int, frac) = digits.split_at(digits.len() - scale as usize);
+            let text = format!("{}{int}.{frac}", if value < 0 { "-" } else { "" });
+            let mut via_text = Vec::new();
+            numeric_from_str(text.trim_end_matches('.'), &mut via_text).unwrap();
+            proptest::prop_assert_eq!(direct, via_text, "{} scale {} ({})", value, scale, text);
         }
     }
 

@@ -6,6 +6,7 @@ use arrow_array::{Array, ArrayRef, ArrowPrimitiveType, PrimitiveArray};
 use arrow_schema::{DataType, Field, IntervalUnit, TimeUnit};
 
 use super::column::{Borrowed, ColumnEncoder, Fixed, PreEncoded};
+use super::numeric::POW10;
 use super::{decimal_to_numeric, nested, numeric_from_str};
 use crate::decode::MAX_DIMS;
 use crate::pg_type::{array_element, numeric_precision, oid, ColumnSpec, Shape, PG_TYPE_KEY};
@@ -487,9 +488,11 @@ fn numeric_encoder(array: &ArrayRef, column: Option<(u8, i8)>) -> Result<PreEnco
 /// places than the column keeps, or more digits than its precision.
 pub(super) fn rescale(value: i128, scale: i8, column: Option<(u8, i8)>) -> Result<(i128, i8), String> {
     let Some((precision, column_scale)) = column else { return Ok((value, scale)) };
-    let pow10 = |k: i32| 10i128.checked_pow(k as u32).ok_or_else(|| "value overflows numeric".to_string());
+    let pow10 = |k: i32| POW10.get(k as usize).map(|&p| p as i128).ok_or_else(|| "value overflows numeric".to_string());
     let shift = column_scale as i32 - scale as i32;
-    let rescaled = if shift >= 0 {
+    let rescaled = if shift == 0 {
+        value
+    } else if shift > 0 {
         value
             .checked_mul(pow10(shift)?)
             .ok_or_else(|| format!("value does not fit numeric({precision},{column_scale})"))?
@@ -500,7 +503,7 @@ pub(super) fn rescale(value: i128, scale: i8, column: Option<(u8, i8)>) -> Resul
         }
         value / divisor
     };
-    if precision <= 38 && rescaled.unsigned_abs() >= 10u128.pow(precision as u32) {
+    if precision <= 38 && rescaled.unsigned_abs() >= POW10[precision as usize] {
         return Err(format!("value does not fit numeric({precision},{column_scale})"));
     }
     Ok((rescaled, column_scale))

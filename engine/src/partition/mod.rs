@@ -178,8 +178,13 @@ impl Plan {
                 let mut pieces = Vec::new();
                 for index in (slot..queries.len()).step_by(width) {
                     let query = &queries[index];
-                    let mut stream =
-                        ReadStream::start(session.clone(), &query.sql, query.params.clone(), options.clone()).await?;
+                    let mut stream = ReadStream::start_one_of_many(
+                        session.clone(),
+                        &query.sql,
+                        query.params.clone(),
+                        options.clone(),
+                    )
+                    .await?;
                     let mut batches = Vec::new();
                     while let Some(batch) = stream.next_batch().await? {
                         batches.push(batch);
@@ -286,7 +291,8 @@ impl Window {
     async fn start_next(&mut self) -> Result<()> {
         let Some(query) = self.queries.get(self.next) else { return Ok(()) };
         let slot = self.slots[self.next % self.slots.len()].clone();
-        let stream = ReadStream::start(slot, &query.sql, query.params.clone(), self.options.clone()).await?;
+        let stream =
+            ReadStream::start_one_of_many(slot, &query.sql, query.params.clone(), self.options.clone()).await?;
         match &self.schema {
             Some(schema) => check_schema(schema, &stream.schema(), self.next)?,
             None => self.schema = Some(stream.schema()),

@@ -40,7 +40,7 @@ async def connect(
     idle_timeout: Optional[float] = 600.0,
     max_lifetime: Optional[float] = 1800.0,
     statement_timeout: Optional[float] = None,
-    application_name: Optional[str] = "data-bridge",
+    application_name: Optional[str] = None,
     ssl: SslOption = None,
     connect_timeout: float = 10.0,
 ) -> "AsyncDatabase":

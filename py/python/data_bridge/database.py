@@ -55,7 +55,7 @@ def connect(
     idle_timeout: Optional[float] = 600.0,
     max_lifetime: Optional[float] = 1800.0,
     statement_timeout: Optional[float] = None,
-    application_name: Optional[str] = "data-bridge",
+    application_name: Optional[str] = None,
     ssl: SslOption = None,
     connect_timeout: float = 10.0,
 ) -> "Database":
@@ -66,7 +66,8 @@ def connect(
     variables. ``min_connections`` (at least one) are opened at once, so a wrong address or
     password fails here. Connections idle longer than ``idle_timeout`` seconds are closed,
     ones older than ``max_lifetime`` replaced; ``statement_timeout`` (seconds) applies to every
-    statement. ``ssl`` overrides the URL's TLS settings: a mode (``"disable"``, ``"prefer"``,
+    statement. ``application_name`` (shown in ``pg_stat_activity``) overrides the URL's, which
+    defaults to ``data-bridge``. ``ssl`` overrides the URL's TLS settings: a mode (``"disable"``, ``"prefer"``,
     ``"require"``, ``"verify-ca"``, ``"verify-full"``) or a dict with ``mode``, ``root_cert``,
     ``cert`` and ``key`` (file paths).
     """
