@@ -21,6 +21,7 @@ mod busy_poll;
 pub mod config;
 mod error;
 mod ingest;
+mod lex;
 pub mod migrate;
 mod param;
 mod partition;

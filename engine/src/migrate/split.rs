@@ -5,6 +5,8 @@
 //! `/* */`) and SQL-standard routine bodies (`CREATE FUNCTION ... BEGIN ATOMIC ...; ...; END`) do
 //! not end a statement.
 
+use crate::lex::{block_comment_end, dollar_tag, is_ident_byte};
+
 /// One statement of a file: its text (without the closing `;`) and where it starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Statement<'a> {
@@ -51,19 +53,7 @@ pub fn split(sql: &str) -> Vec<Statement<'_>> {
                 continue;
             }
             b'/' if bytes.get(i + 1) == Some(&b'*') => {
-                let mut nesting = 1;
-                i += 2;
-                while i < bytes.len() && nesting > 0 {
-                    if bytes[i] == b'/' && bytes.get(i + 1) == Some(&b'*') {
-                        nesting += 1;
-                        i += 2;
-                    } else if bytes[i] == b'*' && bytes.get(i + 1) == Some(&b'/') {
-                        nesting -= 1;
-                        i += 2;
-                    } else {
-                        i += 1;
-                    }
-                }
+                i = block_comment_end(bytes, i);
                 continue;
             }
             b'\'' => {
@@ -193,28 +183,6 @@ fn code_start(text: &str) -> usize {
         }
     }
     i.min(bytes.len())
-}
-
-fn is_ident_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'_' || b == b'$' || b >= 0x80
-}
-
-/// The length of a dollar-quote opening tag (`$$` or `$name$`) at the start of `bytes`.
-fn dollar_tag(bytes: &[u8]) -> Option<usize> {
-    let mut n = 1;
-    if bytes.get(n).is_some_and(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    while let Some(&b) = bytes.get(n) {
-        if b == b'$' {
-            return Some(n + 1);
-        }
-        if !(b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80) {
-            return None;
-        }
-        n += 1;
-    }
-    None
 }
 
 #[cfg(test)]

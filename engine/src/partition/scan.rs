@@ -3,6 +3,8 @@
 
 use std::ops::Range;
 
+use crate::lex::{block_comment_end, dollar_tag, is_ident_byte};
+
 /// One token of a statement, at its parenthesis depth.
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Token {
@@ -104,25 +106,6 @@ fn tokens(sql: &str) -> Vec<Token> {
     tokens
 }
 
-fn block_comment_end(bytes: &[u8], mut i: usize) -> usize {
-    let mut nesting = 0usize;
-    while i < bytes.len() {
-        if bytes[i] == b'/' && bytes.get(i + 1) == Some(&b'*') {
-            nesting += 1;
-            i += 2;
-        } else if bytes[i] == b'*' && bytes.get(i + 1) == Some(&b'/') {
-            nesting -= 1;
-            i += 2;
-            if nesting == 0 {
-                return i;
-            }
-        } else {
-            i += 1;
-        }
-    }
-    bytes.len()
-}
-
 /// The end (just past the closing quote) of a quoted run starting at `i`.
 fn quoted_end(bytes: &[u8], mut i: usize, quote: u8, escapes: bool) -> usize {
     i += 1;
@@ -135,28 +118,6 @@ fn quoted_end(bytes: &[u8], mut i: usize, quote: u8, escapes: bool) -> usize {
         }
     }
     bytes.len()
-}
-
-fn is_ident_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'_' || b == b'$' || b >= 0x80
-}
-
-/// The length of a dollar-quote opening tag (`$$` or `$name$`) at the start of `bytes`.
-fn dollar_tag(bytes: &[u8]) -> Option<usize> {
-    let mut n = 1;
-    if bytes.get(n).is_some_and(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    while let Some(&b) = bytes.get(n) {
-        if b == b'$' {
-            return Some(n + 1);
-        }
-        if !(b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80) {
-            return None;
-        }
-        n += 1;
-    }
-    None
 }
 
 /// Top-level words of `sql`, lowercased, with their token positions.
