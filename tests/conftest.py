@@ -86,9 +86,10 @@ PARAM_COND = "$1::int = 1"
 
 def read_both(db, template: str, **kwargs) -> pa.Table:
     """Run ``template`` (which contains ``{cond}`` in a WHERE clause) twice:
-    without params (COPY path) and with a dummy parameter (extended protocol
-    path).  Asserts both results are identical (schema incl. metadata and
-    values) and returns the first one."""
+    without params and with a dummy parameter (bound in binary).  Asserts both
+    results are identical (schema incl. metadata and values) and returns the
+    first one.  (The COPY transport is what partitioned reads use: see
+    test_partitioned.py.)"""
     assert "{cond}" in template
     copy_path = db.read_arrow(template.replace("{cond}", COPY_COND), **kwargs)
     param_path = db.read_arrow(template.replace("{cond}", PARAM_COND), [1], **kwargs)

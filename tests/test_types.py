@@ -1,8 +1,8 @@
 """Differential type tests: data_bridge vs psycopg / the server's text form.
 
 Every case creates a table ``(id int, v <type>)``, fills it with a list of SQL
-literals plus a NULL, and reads ``SELECT v FROM t ORDER BY id`` through both
-the COPY path (no params) and the extended-protocol path (dummy param).
+literals plus a NULL, and reads ``SELECT v FROM t ORDER BY id`` twice, without
+params and with a dummy param (the two must agree).
 """
 
 from __future__ import annotations

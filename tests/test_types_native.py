@@ -3,8 +3,8 @@ enums, domains, composites, ranges (and multiranges), timetz, money, bit strings
 the oid family, xid/cid/xid8, and the ``types=`` options for enum/uuid/numeric.
 
 Table-driven like ``test_types.py``: each :class:`Case` creates a table ``(id int, v <type>)``
-holding its SQL literals plus a NULL, reads ``SELECT v ... ORDER BY id`` through both the COPY
-path (no params) and the extended-protocol path (a dummy param), and compares
+holding its SQL literals plus a NULL, reads ``SELECT v ... ORDER BY id`` twice, without params
+and with a dummy param, and compares
 
 * the exact Arrow type and the ``pg_type`` field metadata, and
 * the values, against what psycopg reads for the same rows.
@@ -107,8 +107,8 @@ def canon(v):
 
 
 def read_both_deep(db, template: str, **kwargs) -> pa.Table:
-    """Like ``conftest.read_both`` (COPY path, then extended protocol with a dummy param; the
-    two results must be identical) but comparing with :func:`deep`, since ``to_pylist`` cannot
+    """Like ``conftest.read_both`` (without params, then with a dummy param; the two results
+    must be identical) but comparing with :func:`deep`, since ``to_pylist`` cannot
     convert BC or infinite dates inside structs."""
     assert "{cond}" in template
     copy_path = db.read_arrow(template.replace("{cond}", COPY_COND), **kwargs)

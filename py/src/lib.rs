@@ -18,6 +18,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(migrate::rollback, m)?)?;
     m.add_function(wrap_pyfunction!(migrate::migration_status, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
-    m.add("__all__", ["BatchStream", "Database", "migrate", "migration_status", "rollback"])?;
+    m.add("__all__", ["BatchStream", "Database", "PlanHandle", "migrate", "migration_status", "rollback"])?;
     Ok(())
 }
