@@ -853,3 +853,10 @@ def test_copy_transport_of_partitions_decodes_every_type_like_a_single_read(db, 
     split = db.read_arrow(f"SELECT * FROM {table}", partitions=3)
     assert split.schema.equals(single.schema, check_metadata=True)
     assert split.sort_by("id").equals(single.sort_by("id"))
+
+
+def test_a_plan_piece_is_a_built_query(db, plain):
+    with db.plan(f"SELECT id FROM {plain} WHERE id > $1", [100], partitions=3) as plan:
+        pieces = [db.read_arrow(piece) for piece in plan.queries]
+    ids = sorted(i for table in pieces for i in table.column("id").to_pylist())
+    assert ids == list(range(101, 20001))

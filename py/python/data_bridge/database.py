@@ -423,6 +423,11 @@ class PartitionQuery(NamedTuple):
     sql: str
     params: List[Any]
 
+    def to_sql(self) -> Tuple[str, List[Any]]:
+        """The SQL and parameters, so the piece runs as a built query: ``db.read_arrow(piece)``
+        (outside the plan's snapshot, unless the transaction imported it)."""
+        return self.sql, list(self.params)
+
 
 class Plan:
     """A partitioned read, planned by ``Database.plan``: ``.queries`` (one per partition, in
