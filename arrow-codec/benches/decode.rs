@@ -61,10 +61,14 @@ fn padded(text: &str, n: usize) -> Vec<u8> {
 }
 
 /// Tuples of `row` until the chunk holds `CHUNK_BYTES`; each field NULL with 1/`null_every`.
-fn build_chunk(null_every: u64, mut row: impl FnMut(&mut Rng) -> Vec<Vec<u8>>) -> Vec<u8> {
+fn build_chunk(null_every: u64, row: impl FnMut(&mut Rng) -> Vec<Vec<u8>>) -> Vec<u8> {
+    build_chunk_of(CHUNK_BYTES, null_every, row)
+}
+
+fn build_chunk_of(bytes: usize, null_every: u64, mut row: impl FnMut(&mut Rng) -> Vec<Vec<u8>>) -> Vec<u8> {
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
-    let mut chunk = Vec::with_capacity(CHUNK_BYTES + 1024);
-    while chunk.len() < CHUNK_BYTES {
+    let mut chunk = Vec::with_capacity(bytes + 1024);
+    while chunk.len() < bytes {
         let fields = row(&mut rng);
         let nulls: Vec<bool> = fields.iter().map(|_| rng.below(null_every) == 0).collect();
         push_tuple(&mut chunk, fields.iter().zip(nulls).map(|(f, null)| (!null).then_some(&f[..])));
@@ -190,6 +194,16 @@ fn bench_lineitem(c: &mut Criterion) {
         b.iter(|| decoder.decode(black_box(&chunk)).expect("decodes"))
     });
     group.finish();
+    for size in [1usize << 20, 4 << 20] {
+        let small = build_chunk_of(size, u64::MAX, lineitem_row);
+        let mut group = c.benchmark_group("lineitem chunk size");
+        group.sample_size(20);
+        group.throughput(Throughput::Bytes(small.len() as u64));
+        group.bench_function(BenchmarkId::new("decode", format!("{} MiB", size >> 20)), |b| {
+            b.iter(|| decoder.decode(black_box(&small)).expect("decodes"))
+        });
+        group.finish();
+    }
 
     // 8 chunks: one after the other on this thread, then on the rayon pool.
     let chunks: Vec<Vec<u8>> = (0..8).map(|_| chunk.clone()).collect();

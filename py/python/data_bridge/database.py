@@ -134,8 +134,9 @@ class _Queries:
         Returns a ``pyarrow.RecordBatchReader``. Every batch but the last has exactly
         ``batch_rows`` rows when it is given (else about 4 MiB of data each). Closing or
         dropping the reader early cancels the query. ``partitions`` and friends split the read
-        as in ``read_arrow``; the partitions' batches come in partition order, each partition
-        reading a few batches ahead.
+        as in ``read_arrow``; the partitions' batches (about 1 MiB of data each unless
+        ``batch_rows`` is given) come in partition order, each partition reading a few batches
+        ahead.
         """
         text, params = _statement(sql, params)
         split = _split(partitions, partition_on, partition_strategy)
