@@ -30,8 +30,8 @@ const CHUNKS_AHEAD_PER_CONNECTION: usize = 2;
 
 type Chunks = Arc<Mutex<mpsc::Receiver<Result<Option<Vec<u8>>>>>>;
 
-/// Loads `source` into a new `table` over `options.connections` connections (see the module
-/// docs); returns the rows written.
+/// Loads `source` into a new `table` over up to `options.connections` connections (see the
+/// module docs); returns the rows written.
 pub(crate) async fn write_parallel(
     pool: &Pool,
     table: &TableName,
@@ -124,9 +124,14 @@ async fn load(
     let encoding = EncoderThread::spawn(move || encode_all(source, &encoder, batch_rows, &chunks_tx));
     let chunks: Chunks = Arc::new(Mutex::new(chunks_rx));
     let ended = Arc::new(AtomicBool::new(false));
+    // The connections beyond the first are taken only if free now: waiting for them could
+    // deadlock callers that each hold some.
     let mut sessions = vec![control.clone()];
     for _ in 1..width {
-        sessions.push(Session::new(pool.acquire().await?, pool.clone()));
+        match pool.try_acquire().await? {
+            Some(client) => sessions.push(Session::new(client, pool.clone())),
+            None => break,
+        }
     }
     let total = Arc::new(AtomicU64::new(0));
     let copies =

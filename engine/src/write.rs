@@ -49,7 +49,8 @@ pub struct WriteOptions {
     pub create_if_missing: bool,
     /// Rows encoded at a time (default: input batches, cut to 65 536 rows at most).
     pub batch_rows: Option<usize>,
-    /// Connections loading at once in `Create` and `Replace` modes (from a [`crate::Pool`]):
+    /// Connections loading at once in `Create` and `Replace` modes (from a [`crate::Pool`];
+    /// fewer when the pool has not that many free):
     /// the rows go into a new table, which then takes the target's name in one short
     /// transaction. `Append` and `Upsert` always use one connection and one transaction.
     pub connections: usize,

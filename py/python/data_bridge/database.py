@@ -211,12 +211,13 @@ class _Queries:
         ``key``). Any error leaves the table as it was (inside a transaction: as it was before
         this call).
 
-        ``connections=N`` loads ``"create"`` and ``"replace"`` over N connections at once: the
-        rows go into a new table, which takes the target's name (replacing the old table) in
-        one short transaction once every row is in, so readers never see part of it. The rows'
-        physical order then interleaves. ``"append"`` and ``"upsert"`` always use one
-        connection and one transaction (atomicity first) whatever ``connections`` says; inside
-        a transaction, ``connections > 1`` with create/replace raises ProgrammingError.
+        ``connections=N`` loads ``"create"`` and ``"replace"`` over up to N connections at once
+        (as many as the pool has free): the rows go into a new table, which takes the target's
+        name (replacing the old table) in one short transaction once every row is in, so
+        readers never see part of it. The rows' physical order then interleaves. ``"append"``
+        and ``"upsert"`` always use one connection and one transaction (atomicity first)
+        whatever ``connections`` says; inside a transaction, ``connections > 1`` with
+        create/replace raises ProgrammingError.
         ``batch_rows`` (default: at most 65 536) is the rows encoded and sent as one piece.
         """
         args = _write_args(table, data, mode, key, create_if_missing, batch_rows, connections)
