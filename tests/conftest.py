@@ -15,6 +15,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 import uuid
 from decimal import Decimal
 
@@ -292,3 +293,23 @@ def spawn_python(code: str, *args: str, **popen_kwargs) -> subprocess.Popen:
         env=env,
         **popen_kwargs,
     )
+
+
+def wait_pool_back(db, in_use: int, seconds: float) -> dict:
+    """Waits until at most ``in_use`` pooled connections are in use; returns the last status."""
+    deadline = time.monotonic() + seconds
+    while (status := db.status())["in_use"] > in_use and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return status
+
+
+@pytest.fixture
+def pool_returned(db, make_table):
+    """After the test (and before its tables are dropped) the shared pool must have every
+    connection back, and still answer. (Compared with the start: a connection leaked by an
+    earlier failure is that test's error, not this one's.) Modules use it autouse."""
+    before = db.status()["in_use"]
+    yield
+    status = wait_pool_back(db, before, 5.0)
+    assert status["in_use"] <= before, f"a connection never came back to the pool: {status}"
+    assert db.read_arrow("SELECT 1 AS ok").to_pylist() == [{"ok": 1}]

@@ -29,7 +29,7 @@ from psycopg import sql as pgsql
 
 import data_bridge
 import data_bridge.aio as aio
-from conftest import DSN, assert_tables_identical, pg_column, run_with_timeout, unique_name
+from conftest import DSN, assert_tables_identical, pg_column, run_with_timeout, unique_name, wait_pool_back
 
 SNAPSHOT_ID = re.compile(r"^[0-9A-F]+-[0-9A-F]+-[0-9]+$")
 PLACEHOLDER = re.compile(r"\$([0-9]+)")
@@ -45,14 +45,8 @@ def no_hang_on_leaked_locks(pg):
 
 
 @pytest.fixture(autouse=True)
-def pool_returned(db, make_table):
-    """After every test (and before its tables are dropped) every connection a partitioned read
-    took must be back in the shared pool, which still answers."""
-    before = db.status()["in_use"]
-    yield
-    status = wait_pool_back(db, before, 5.0)
-    assert status["in_use"] <= before, f"a connection never came back to the pool: {status}"
-    assert db.read_arrow("SELECT 1 AS ok").to_pylist() == [{"ok": 1}]
+def _every_connection_back(pool_returned):
+    """Every test here gives back the connections it took (see conftest.pool_returned)."""
 
 
 # --------------------------------------------------------------------------
@@ -60,12 +54,6 @@ def pool_returned(db, make_table):
 # --------------------------------------------------------------------------
 
 
-def wait_pool_back(db, in_use: int, seconds: float) -> dict:
-    """Waits until at most ``in_use`` pooled connections are in use; returns the last status."""
-    deadline = time.monotonic() + seconds
-    while (status := db.status())["in_use"] > in_use and time.monotonic() < deadline:
-        time.sleep(0.02)
-    return status
 
 
 def canonical(table: pa.Table) -> pa.Table:

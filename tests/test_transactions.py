@@ -20,7 +20,7 @@ import pyarrow as pa
 import pytest
 
 import data_bridge
-from conftest import DSN, pg_column, pg_rows, spawn_python, unique_name
+from conftest import DSN, pg_column, pg_rows, spawn_python, unique_name, wait_pool_back
 
 
 class Boom(Exception):
@@ -37,23 +37,10 @@ def no_hang_on_leaked_locks(pg):
 
 
 @pytest.fixture(autouse=True)
-def pool_returned(db, make_table):
-    """After every test (and before its tables are dropped) the shared pool must have every
-    connection back, and still answer. (Compared with the start: a connection leaked by an
-    earlier failure is that test's error, not this one's.)"""
-    before = db.status()["in_use"]
-    yield
-    status = _wait_pool_back(db, before, 5.0)
-    assert status["in_use"] <= before, f"a connection never came back to the pool: {status}"
-    assert db.read_arrow("SELECT 1 AS ok").to_pylist() == [{"ok": 1}]
+def _every_connection_back(pool_returned):
+    """Every test here gives back the connections it took (see conftest.pool_returned)."""
 
 
-def _wait_pool_back(db, in_use: int, seconds: float) -> dict:
-    """Waits until at most ``in_use`` pooled connections are in use; returns the last status."""
-    deadline = time.monotonic() + seconds
-    while (status := db.status())["in_use"] > in_use and time.monotonic() < deadline:
-        time.sleep(0.02)
-    return status
 
 
 def run_threads(*fns, timeout: float = 30.0) -> list:
@@ -497,7 +484,7 @@ def test_exception_while_a_reader_is_open_rolls_back(db, pg, make_table):
             for _batch in tx.read_batches("SELECT i FROM generate_series(1, 100000) i", batch_rows=1000):
                 raise Boom
     # rolled back and returned to the pool now, not when `tx` is garbage-collected
-    assert _wait_pool_back(db, in_use, 2.0)["in_use"] == in_use
+    assert wait_pool_back(db, in_use, 2.0)["in_use"] == in_use
     assert visible(pg, t) == []
     del tx
 

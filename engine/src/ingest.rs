@@ -224,9 +224,6 @@ impl Drop for DropOnFailure {
         let cleanup = async move {
             let _ = drop_table(&pool, &stage).await;
         };
-        match tokio::runtime::Handle::try_current() {
-            Ok(handle) => drop(handle.spawn(cleanup)),
-            Err(_) => drop(crate::runtime::runtime().spawn(cleanup)),
-        }
+        crate::runtime::spawn_detached(cleanup);
     }
 }

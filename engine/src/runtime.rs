@@ -25,6 +25,15 @@ pub fn runtime() -> &'static Runtime {
     })
 }
 
+/// Spawns `future` on the current runtime, or on the shared one when called from outside any
+/// (a `Drop` may run on either): for cleanup that must not block the dropping thread.
+pub(crate) fn spawn_detached(future: impl Future<Output = ()> + Send + 'static) {
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) => drop(handle.spawn(future)),
+        Err(_) => drop(runtime().spawn(future)),
+    }
+}
+
 /// Runs `future` to completion from a thread outside the runtime, calling `interrupted` every
 /// [`TICK`]; when it returns an error the future is dropped (cancelling its work) and the
 /// error returned.

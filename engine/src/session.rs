@@ -295,10 +295,7 @@ impl Drop for Session {
             }
             // Dropped here: pooled, or closed when broken.
         };
-        match tokio::runtime::Handle::try_current() {
-            Ok(handle) => drop(handle.spawn(cleanup)),
-            Err(_) => drop(crate::runtime::runtime().spawn(cleanup)),
-        }
+        crate::runtime::spawn_detached(cleanup);
     }
 }
 
