@@ -194,12 +194,12 @@ fn bench_lineitem(c: &mut Criterion) {
         b.iter(|| decoder.decode(black_box(&chunk)).expect("decodes"))
     });
     group.finish();
-    for size in [1usize << 20, 4 << 20] {
+    for size in [256usize << 10, 512 << 10, 1 << 20, 4 << 20] {
         let small = build_chunk_of(size, u64::MAX, lineitem_row);
         let mut group = c.benchmark_group("lineitem chunk size");
         group.sample_size(20);
         group.throughput(Throughput::Bytes(small.len() as u64));
-        group.bench_function(BenchmarkId::new("decode", format!("{} MiB", size >> 20)), |b| {
+        group.bench_function(BenchmarkId::new("decode", format!("{} KiB", size >> 10)), |b| {
             b.iter(|| decoder.decode(black_box(&small)).expect("decodes"))
         });
         group.finish();

@@ -42,7 +42,7 @@ pub use chrono;
 pub use data_bridge_derive::Row;
 pub use error::{Error, Result};
 pub use param::Value;
-pub use partition::{PartitionOptions, PartitionQuery, PartitionStrategy, Plan};
+pub use partition::{PartitionOptions, PartitionQuery, PartitionStrategy, Plan, MIN_PIECE_PAGES};
 pub use pool::{Pool, PoolOptions, PoolStatus, PING_AFTER};
 pub use query::Row;
 pub use read::{ReadOptions, ReadStream};

@@ -42,7 +42,7 @@ fn sorted(mut ids: Vec<i64>) -> Vec<i64> {
 }
 
 fn split(partitions: usize, partition_on: Option<&str>, strategy: PartitionStrategy) -> PartitionOptions {
-    PartitionOptions { partitions, partition_on: partition_on.map(str::to_owned), strategy }
+    PartitionOptions { partitions, partition_on: partition_on.map(str::to_owned), strategy, pieces_per_partition: 1 }
 }
 
 #[test]
@@ -71,6 +71,34 @@ fn every_plan_reads_the_rows_of_a_single_read() {
             }
             assert_eq!(sorted(pieces), expected, "{options:?}");
         }
+    });
+}
+
+#[test]
+fn a_big_table_is_cut_finer_than_its_partitions_when_asked() {
+    runtime().block_on(async {
+        let pool = pool().await;
+        // About 4,300 pages: four pieces of at least MIN_PIECE_PAGES each.
+        let name = "engine_part_finer";
+        let create = format!(
+            "DROP TABLE IF EXISTS {name}; CREATE TABLE {name} AS \
+             SELECT g::int8 AS id, repeat(md5(g::text), 16) AS pad FROM generate_series(1, 60000) g"
+        );
+        pool.execute(&create, vec![]).await.unwrap();
+        let size = format!("SELECT pg_relation_size('{name}') / current_setting('block_size')::int8");
+        let batch = pool.query_arrow(&size, vec![]).await.unwrap().next_batch().await.unwrap().unwrap();
+        let pages = batch.column(0).as_primitive::<Int64Type>().value(0);
+        let sql = format!("SELECT id FROM {name}");
+        let finer = PartitionOptions { pieces_per_partition: 8, ..split(2, None, PartitionStrategy::Range) };
+        let plan = pool.plan(&sql, vec![], finer).await.unwrap();
+        assert_eq!(plan.queries().len() as i64, (pages / data_bridge_postgres::MIN_PIECE_PAGES).min(16));
+        assert!(plan.queries().len() > 2, "{pages} pages");
+        let (_, batches) = plan.read_all(ReadOptions::default()).await.unwrap();
+        // Two connections took the pieces as they finished; the rows come back in piece order,
+        // which for page ranges is the table's physical order.
+        assert_eq!(ids(&batches), (1..=60_000).collect::<Vec<_>>());
+        let plain = pool.plan(&sql, vec![], split(2, None, PartitionStrategy::Range)).await.unwrap();
+        assert_eq!(plain.queries().len(), 2);
     });
 }
 

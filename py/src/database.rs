@@ -50,6 +50,9 @@ fn read_options(
     Ok(ReadOptions { batch_rows, decode, cache_statement: false })
 }
 
+/// Page-range pieces per partition of a partitioned read (a plan shows one per partition).
+const READ_PIECES_PER_PARTITION: usize = 8;
+
 /// How to split a read; `None` for a read on one connection.
 fn split_options(
     py: Python<'_>,
@@ -62,7 +65,9 @@ fn split_options(
         (Some(0), _) => Err(new_error(py, "programming", "partitions must be at least 1")),
         (None, Some(_)) => Err(new_error(py, "programming", "partition_on needs partitions=N")),
         (None | Some(1), None) => Ok(None),
-        (Some(partitions), partition_on) => Ok(Some(PartitionOptions { partitions, partition_on, strategy })),
+        (Some(partitions), partition_on) => {
+            Ok(Some(PartitionOptions { partitions, partition_on, strategy, pieces_per_partition: 1 }))
+        }
     }
 }
 
@@ -142,6 +147,8 @@ impl Scope {
         };
         match (op, &self, transaction) {
             (Op::Read { sql, params, options, whole, split: Some(split) }, _, tx) => {
+                // Finer pieces than a plan shows: no connection idles while another reads.
+                let split = PartitionOptions { pieces_per_partition: READ_PIECES_PER_PARTITION, ..split };
                 let plan = make_plan(&self, tx, &sql, params, split).await?;
                 if !whole {
                     return Ok(Outcome::Stream(plan.stream(options).await?));

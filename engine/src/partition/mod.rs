@@ -42,7 +42,16 @@ pub struct PartitionOptions {
     pub partition_on: Option<String>,
     /// How a column is cut.
     pub strategy: PartitionStrategy,
+    /// Page ranges only: cut the table into up to this many pieces per partition (at least
+    /// [`MIN_PIECE_PAGES`] pages each). A connection that finishes its piece takes the next,
+    /// so none idles while another still has rows: backends sharing cores do not progress
+    /// at one pace. 0 or 1: one piece per partition, as [`Pool::plan`]'s callers expect.
+    pub pieces_per_partition: usize,
 }
+
+/// The fewest pages in a page-range piece when partitions are cut finer (8 MiB of heap):
+/// each piece costs a few round trips.
+pub const MIN_PIECE_PAGES: i64 = 1024;
 
 /// One piece of a plan: a query over part of the rows, with its parameters (the caller's,
 /// then the piece's bounds). Run it in a transaction that imported the plan's snapshot.
@@ -133,7 +142,7 @@ impl Plan {
                         }
                         match &options.partition_on {
                             Some(column) => on_column(client, sql, &params, column, parts, options.strategy).await?,
-                            None => by_pages(client, sql, &params, parts).await?,
+                            None => by_pages(client, sql, &params, parts, options.pieces_per_partition).await?,
                         }
                     }
                 };
@@ -167,17 +176,19 @@ impl Plan {
     }
 
     /// Reads every piece, `width` at a time on connections sharing the snapshot, each to its
-    /// end; returns the schema and the batches in piece order.
+    /// end; returns the schema and the batches in piece order. A connection takes the next
+    /// piece as soon as it finishes one.
     pub async fn read_all(&self, options: ReadOptions) -> Result<(SchemaRef, Vec<RecordBatch>)> {
         let slots = self.slots().await?;
-        let width = slots.len();
         let queries = &self.queries;
-        let readers = slots.iter().enumerate().map(|(slot, session)| {
-            let options = options.clone();
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let readers = slots.iter().map(|session| {
+            let (options, next) = (options.clone(), &next);
             async move {
                 let mut pieces = Vec::new();
-                for index in (slot..queries.len()).step_by(width) {
-                    let query = &queries[index];
+                loop {
+                    let index = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(query) = queries.get(index) else { break };
                     let mut stream = ReadStream::start_one_of_many(
                         session.clone(),
                         &query.sql,
@@ -344,6 +355,7 @@ async fn by_pages(
     sql: &str,
     params: &[Value],
     parts: usize,
+    pieces_per_partition: usize,
 ) -> Result<Vec<PartitionQuery>> {
     let sql = trim_query(sql);
     let not_plain = || {
@@ -369,7 +381,8 @@ async fn by_pages(
             &sql[table.table.clone()]
         )));
     }
-    let pieces = (parts as i64).min(pages).max(1);
+    let finer = (pages / MIN_PIECE_PAGES).min((parts * pieces_per_partition.max(1)) as i64);
+    let pieces = (parts as i64).max(finer).min(pages).max(1);
     let queries: Vec<PartitionQuery> = (0..pieces)
         .map(|k| {
             let lower = (k > 0).then(|| format!("ctid >= '({},0)'::tid", pages * k / pieces));
