@@ -29,6 +29,11 @@ from pathlib import Path
 FALLBACK_URL = "postgresql://postgres@127.0.0.1:5432/test?sslmode=disable"
 ALL_TOOLS = ["data_bridge", "connectorx", "adbc", "psycopg", "psql"]
 CHILD_TIMEOUT_S = 3600
+# Measuring children run with one OpenBLAS thread: importing pyarrow loads numpy, whose
+# OpenBLAS threads spin for about 0.1 s after start-up (seen as 6% of a cold read's CPU
+# samples). That would tax whichever tool starts reading soonest after its imports, and no
+# tool here calls BLAS.
+CHILD_ENV = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
 
 # Python module each tool needs (checked before running) and its distribution name.
 TOOL_MODULES = {
@@ -221,7 +226,8 @@ def measure_subprocess(tool, url, sql, script=__file__):
 def run_child(command):
     """Run a measuring subprocess; return the result dict from its last stdout line."""
     try:
-        proc = subprocess.run(command, capture_output=True, text=True, timeout=CHILD_TIMEOUT_S)
+        proc = subprocess.run(command, capture_output=True, text=True, timeout=CHILD_TIMEOUT_S,
+                              env=CHILD_ENV)
     except subprocess.TimeoutExpired:
         return {"error": f"timeout after {CHILD_TIMEOUT_S} s"}
     lines = proc.stdout.strip().splitlines()
