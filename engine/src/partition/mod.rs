@@ -180,7 +180,7 @@ impl Plan {
     /// piece as soon as it finishes one.
     pub async fn read_all(&self, options: ReadOptions) -> Result<(SchemaRef, Vec<RecordBatch>)> {
         let slots = self.slots().await?;
-        let queries = &self.queries;
+        let (queries, reads) = (&self.queries, slots.len());
         let next = std::sync::atomic::AtomicUsize::new(0);
         let readers = slots.iter().map(|session| {
             let (options, next) = (options.clone(), &next);
@@ -194,6 +194,7 @@ impl Plan {
                         &query.sql,
                         query.params.clone(),
                         options.clone(),
+                        reads,
                     )
                     .await?;
                     let mut batches = Vec::new();
@@ -302,8 +303,14 @@ impl Window {
     async fn start_next(&mut self) -> Result<()> {
         let Some(query) = self.queries.get(self.next) else { return Ok(()) };
         let slot = self.slots[self.next % self.slots.len()].clone();
-        let stream =
-            ReadStream::start_one_of_many(slot, &query.sql, query.params.clone(), self.options.clone()).await?;
+        let stream = ReadStream::start_one_of_many(
+            slot,
+            &query.sql,
+            query.params.clone(),
+            self.options.clone(),
+            self.slots.len(),
+        )
+        .await?;
         match &self.schema {
             Some(schema) => check_schema(schema, &stream.schema(), self.next)?,
             None => self.schema = Some(stream.schema()),
