@@ -162,3 +162,27 @@ where
 async fn drive<F: std::future::Future<Output = Result<(), tokio_postgres::Error>>>(connection: F) {
     let _ = connection.await;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn address(config: &str) -> Option<String> {
+        let config: Config = config.parse().expect("a valid configuration");
+        Address::of(&config).map(|address| format!("{address:?}"))
+    }
+
+    #[test]
+    fn only_a_single_server_is_opened_here() {
+        assert_eq!(address("host=db.example port=6432").as_deref(), Some(r#"Tcp { host: "db.example", port: 6432 }"#));
+        assert_eq!(address("host=127.0.0.1").as_deref(), Some(r#"Tcp { host: "127.0.0.1", port: 5432 }"#));
+        assert_eq!(
+            address("host=/run/postgresql port=5433").as_deref(),
+            Some(r#"Unix("/run/postgresql/.s.PGSQL.5433")"#)
+        );
+        assert_eq!(address("host=a,b"), None);
+        assert_eq!(address("host=a port=1,2"), None);
+        assert_eq!(address("host=db.example hostaddr=10.0.0.1"), None);
+        assert_eq!(address("host=a target_session_attrs=read-write"), None);
+    }
+}
