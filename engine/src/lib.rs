@@ -31,7 +31,6 @@ mod read;
 pub mod runtime;
 mod session;
 mod shape;
-mod socket;
 pub mod sql;
 pub mod tls;
 mod transaction;
