@@ -36,6 +36,12 @@ def staging_tables(pg) -> list:
     return pg_column(pg, "SELECT relname FROM pg_class WHERE relname LIKE 'data_bridge_load%'")
 
 
+def assert_left_as_it_was(pg, target: str, rows: int = 10) -> None:
+    """A failed load: the target still holds its `rows` rows, and no staging table is left."""
+    assert contents(pg, target)[0] == rows
+    assert staging_tables(pg) == []
+
+
 @pytest.mark.parametrize("connections", [1, 2, 4])
 def test_create_loads_every_row(db, pg, target, connections):
     assert db.write_arrow(target, data(), mode="create", connections=connections) == ROWS
@@ -85,8 +91,7 @@ def test_create_refuses_an_existing_table_before_loading(db, pg, target):
     with pytest.raises(data_bridge.ProgrammingError) as raised:
         db.write_arrow(target, data(), mode="create", connections=2)
     assert raised.value.sqlstate == "42P07"
-    assert contents(pg, target)[0] == 10
-    assert staging_tables(pg) == []
+    assert_left_as_it_was(pg, target)
 
 
 def test_a_failing_source_leaves_the_target_as_it_was(db, pg, target):
@@ -100,8 +105,7 @@ def test_a_failing_source_leaves_the_target_as_it_was(db, pg, target):
     reader = pa.RecordBatchReader.from_batches(whole.schema, batches())
     with pytest.raises(data_bridge.DataError, match="reading the data failed"):
         db.write_arrow(target, reader, mode="replace", connections=3)
-    assert contents(pg, target)[0] == 10
-    assert staging_tables(pg) == []
+    assert_left_as_it_was(pg, target)
 
 
 def test_a_dependent_view_blocks_replace_and_keeps_the_table(db, pg, target):
@@ -110,8 +114,7 @@ def test_a_dependent_view_blocks_replace_and_keeps_the_table(db, pg, target):
     with pytest.raises(data_bridge.DatabaseError) as raised:
         db.write_arrow(target, data(), mode="replace", connections=2)
     assert raised.value.sqlstate == "2BP01"
-    assert contents(pg, target)[0] == 10
-    assert staging_tables(pg) == []
+    assert_left_as_it_was(pg, target)
 
 
 def test_append_and_upsert_stay_on_one_connection_and_atomic(db, pg, target):
