@@ -31,6 +31,7 @@ mod read;
 pub mod runtime;
 mod session;
 mod shape;
+mod socket;
 pub mod sql;
 pub mod tls;
 mod transaction;

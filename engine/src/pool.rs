@@ -18,6 +18,7 @@ use crate::error::{error_chain, Error, Result};
 use crate::param::Value;
 use crate::read::{ReadOptions, ReadStream};
 use crate::session::{Connection, Session};
+use crate::socket::{Address, BufferedConnect};
 use crate::tls::TlsOptions;
 use crate::transaction::{Transaction, TransactionOptions};
 use crate::write::{TableName, WriteMode, WriteOptions};
@@ -104,6 +105,8 @@ pub struct Pool {
 struct Inner {
     pool: deadpool_postgres::Pool,
     target: String,
+    /// The one server connections open their own sockets to (see [`crate::socket`]).
+    address: Option<(Address, tokio_postgres::Config)>,
     min_connections: usize,
     idle_timeout: Option<Duration>,
     /// What the server told us of every built-in column type seen, so a read asks only once.
@@ -145,9 +148,10 @@ impl Pool {
             pg_config.options(merged);
         }
         let target = config::target(&pg_config);
-        let manager = Manager::from_config(
+        let address = Address::of(&pg_config).map(|address| (address, pg_config.clone()));
+        let manager = Manager::from_connect(
             pg_config,
-            tls.connector()?,
+            BufferedConnect { tls: tls.connector()? },
             ManagerConfig { recycling_method: RecyclingMethod::Fast },
         );
         let max_lifetime = options.max_lifetime;
@@ -172,6 +176,7 @@ impl Pool {
         let inner = Arc::new(Inner {
             pool,
             target,
+            address,
             min_connections: options.min_connections.min(options.max_connections.max(1)),
             idle_timeout: options.idle_timeout,
             type_names: Mutex::new(HashMap::new()),
@@ -300,6 +305,16 @@ impl Pool {
     fn lock_type_names(&self) -> std::sync::MutexGuard<'_, HashMap<(u32, i32), TypeInfo>> {
         // A panic while holding the lock cannot leave the map half-updated, so poison is moot.
         self.inner.type_names.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Asks the server to cancel what the connection of `token` is running.
+    pub(crate) async fn cancel(&self, token: tokio_postgres::CancelToken) {
+        // A cancel that fails changes nothing: the caller waits for the statement to end.
+        let _ = match &self.inner.address {
+            // Connected through our own socket: tokio-postgres does not know where to.
+            Some((address, config)) => address.cancel(config, &token).await.map_err(drop),
+            None => token.cancel_query(tokio_postgres::NoTls).await.map_err(drop),
+        };
     }
 
     /// How full the pool is.

@@ -28,6 +28,7 @@ use crate::busy_poll;
 use crate::error::{is_stale_plan, Error, Result};
 use crate::param::{Bound, Value};
 use crate::pool::FIRST_USER_OID;
+use crate::runtime;
 use crate::session::Session;
 use crate::shape::{self, Typmods};
 use crate::sql;
@@ -165,8 +166,9 @@ impl ReadStream {
         options: ReadOptions,
         reads: usize,
     ) -> Result<ReadStream> {
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        Self::start_limited(session, sql, params, options, Limit::Cores { decode_here: reads == cores }).await
+        let (workers, cores) = (runtime::workers(), runtime::cores());
+        let decode_here = reads <= workers || 2 * workers >= cores;
+        Self::start_limited(session, sql, params, options, Limit::Cores { decode_here }).await
     }
 
     async fn start_limited(
@@ -205,13 +207,16 @@ pub(crate) enum Limit {
     /// lineitem read: 1.89 vs 2.24 CPU-seconds), and the I/O thread spins for the next one.
     Server,
     /// The cores, shared by several reads and their backends (a partitioned read): rows come
-    /// by COPY, cheaper for us to receive, and waiting threads sleep at once. With exactly a
-    /// read per core, their backends keep every core busy, and each read decodes its chunks
-    /// itself (`decode_here`): handing them to the decoder threads would only add wake-ups
-    /// (measured on 2 cores, a 2-partition read of 2M rows: 1.07 instead of 1.32 client
-    /// CPU-seconds, 2,500 instead of 18,500 context switches). With more reads than cores the
-    /// decoder threads win back their share of the CPU against the extra backends (4
-    /// partitions on 2 cores: 2.32 s with them, 2.52 s without).
+    /// by COPY, cheaper for us to receive, and waiting threads sleep at once.
+    ///
+    /// Each read decodes its chunks itself (`decode_here`), in cache and with no hand-off,
+    /// when the runtime has a worker per read, or when its workers are half the cores or more
+    /// (a small machine, where the backends fill the cores and our share of the work fits on
+    /// the workers). Measured on 2 cores, 2M-row lineitem: 2 partitions 1.07 instead of 1.32
+    /// client CPU-seconds and 2,500 instead of 18,500 context switches; 4 partitions 1.21 s
+    /// instead of 1.29 s (medians of 9, `benches/partitioned.py`), where writing rows into
+    /// chunk buffers the decoder threads had read last stalled the I/O thread. Otherwise
+    /// (more reads than workers on a big machine) the decoder threads take the chunks.
     Cores { decode_here: bool },
 }
 

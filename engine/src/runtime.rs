@@ -16,14 +16,23 @@ pub const TICK: Duration = Duration::from_millis(50);
 pub fn runtime() -> &'static Runtime {
     static RUNTIME: OnceLock<Runtime> = OnceLock::new();
     RUNTIME.get_or_init(|| {
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         tokio::runtime::Builder::new_multi_thread()
-            .worker_threads((cores / 4).clamp(1, 8))
+            .worker_threads(workers())
             .thread_name("data-bridge-io")
             .enable_all()
             .build()
             .expect("the OS refused to start the I/O runtime's threads")
     })
+}
+
+/// The cores of this machine.
+pub(crate) fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// The shared runtime's worker threads: one per four cores.
+pub(crate) fn workers() -> usize {
+    (cores() / 4).clamp(1, 8)
 }
 
 /// Spawns `future` on the current runtime, or on the shared one when called from outside any

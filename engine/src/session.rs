@@ -97,7 +97,7 @@ impl Session {
     /// connection is idle. One that does not settle in time is marked broken.
     pub(crate) async fn settle(&self) {
         let client = self.client();
-        let _ = client.cancel_token().cancel_query(tokio_postgres::NoTls).await;
+        self.pool.cancel(client.cancel_token()).await;
         let idle = async {
             // A cancel that lands after the statement finished may hit this probe: retry once.
             for _ in 0..2 {

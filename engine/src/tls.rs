@@ -17,8 +17,9 @@ use rustls::crypto::{ring, verify_tls12_signature, verify_tls13_signature, Crypt
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use tokio::io::BufReader;
 use tokio_postgres::config::SslMode as PgSslMode;
-use tokio_postgres::tls::MakeTlsConnect;
+use tokio_postgres::tls::{MakeTlsConnect, TlsConnect};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::error::{Error, Result};
@@ -128,6 +129,11 @@ impl TlsOptions {
     }
 }
 
+/// Bytes the TLS layer reads from the socket at once. rustls asks for 4 KiB at a time, which
+/// made a system call per 4 KiB of a large result (64,750 `recvfrom` calls for one 2M-row
+/// read); through a buffer this big, one call takes whatever the socket holds.
+const SOCKET_READ_BYTES: usize = 256 << 10;
+
 /// The rustls connector, also for Unix-domain sockets: they have no host name (and never
 /// TLS, which the server does not offer there), which rustls would refuse up front.
 #[derive(Clone)]
@@ -135,14 +141,30 @@ pub(crate) struct Connector(MakeRustlsConnect);
 
 impl<S> MakeTlsConnect<S> for Connector
 where
-    MakeRustlsConnect: MakeTlsConnect<S>,
+    S: tokio::io::AsyncRead,
+    MakeRustlsConnect: MakeTlsConnect<BufReader<S>>,
 {
-    type Stream = <MakeRustlsConnect as MakeTlsConnect<S>>::Stream;
-    type TlsConnect = <MakeRustlsConnect as MakeTlsConnect<S>>::TlsConnect;
-    type Error = <MakeRustlsConnect as MakeTlsConnect<S>>::Error;
+    type Stream = <MakeRustlsConnect as MakeTlsConnect<BufReader<S>>>::Stream;
+    type TlsConnect = BufferedConnect<<MakeRustlsConnect as MakeTlsConnect<BufReader<S>>>::TlsConnect>;
+    type Error = <MakeRustlsConnect as MakeTlsConnect<BufReader<S>>>::Error;
 
     fn make_tls_connect(&mut self, hostname: &str) -> std::result::Result<Self::TlsConnect, Self::Error> {
-        self.0.make_tls_connect(if hostname.is_empty() { "localhost" } else { hostname })
+        let hostname = if hostname.is_empty() { "localhost" } else { hostname };
+        MakeTlsConnect::<BufReader<S>>::make_tls_connect(&mut self.0, hostname).map(BufferedConnect)
+    }
+}
+
+/// A TLS handshake over the socket read through a [`SOCKET_READ_BYTES`] buffer. It starts
+/// after the server accepted TLS, so the buffer holds only TLS records.
+pub(crate) struct BufferedConnect<T>(T);
+
+impl<S: tokio::io::AsyncRead, T: TlsConnect<BufReader<S>>> TlsConnect<S> for BufferedConnect<T> {
+    type Stream = T::Stream;
+    type Error = T::Error;
+    type Future = T::Future;
+
+    fn connect(self, stream: S) -> Self::Future {
+        self.0.connect(BufReader::with_capacity(SOCKET_READ_BYTES, stream))
     }
 }
 
