@@ -166,8 +166,7 @@ impl ReadStream {
         options: ReadOptions,
         reads: usize,
     ) -> Result<ReadStream> {
-        let (workers, cores) = (runtime::workers(), runtime::cores());
-        let decode_here = reads <= workers || 2 * workers >= cores;
+        let decode_here = decodes_in_place(reads, runtime::workers(), runtime::cores());
         Self::start_limited(session, sql, params, options, Limit::Cores { decode_here }).await
     }
 
@@ -218,6 +217,12 @@ pub(crate) enum Limit {
     /// chunk buffers the decoder threads had read last stalled the I/O thread. Otherwise
     /// (more reads than workers on a big machine) the decoder threads take the chunks.
     Cores { decode_here: bool },
+}
+
+/// Whether each of `reads` reads at once decodes its own chunks (see [`Limit::Cores`]), on a
+/// runtime of `workers` threads on `cores` cores.
+fn decodes_in_place(reads: usize, workers: usize, cores: usize) -> bool {
+    reads <= workers || 2 * workers >= cores
 }
 
 impl Limit {
@@ -571,5 +576,24 @@ impl<'a> FromSql<'a> for RawField<'a> {
 
     fn accepts(_: &Type) -> bool {
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::decodes_in_place;
+
+    #[test]
+    fn partitioned_reads_decode_in_place_on_small_machines_or_with_a_worker_each() {
+        // 2 cores, 1 worker: always.
+        assert!(decodes_in_place(2, 1, 2));
+        assert!(decodes_in_place(4, 1, 2));
+        // 8 cores, 2 workers: while each read has a worker.
+        assert!(decodes_in_place(2, 2, 8));
+        assert!(!decodes_in_place(3, 2, 8));
+        assert!(!decodes_in_place(8, 2, 8));
+        // 16 cores, 4 workers.
+        assert!(decodes_in_place(4, 4, 16));
+        assert!(!decodes_in_place(16, 4, 16));
     }
 }

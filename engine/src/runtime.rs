@@ -10,7 +10,7 @@ use tokio::runtime::Runtime;
 pub const TICK: Duration = Duration::from_millis(50);
 
 /// The shared runtime. It mostly moves bytes (decoding runs on the rayon pool, but for
-/// partitioned reads with exactly a connection per core), so it gets one worker per four
+/// partitioned reads on small machines: see `Limit::Cores`), so it gets one worker per four
 /// cores: fewer threads mean fewer cross-thread wake-ups between a connection's task and the
 /// read task it feeds, which cost more CPU than they save.
 pub fn runtime() -> &'static Runtime {
