@@ -19,7 +19,7 @@ use crate::param::Value;
 use crate::read::{ReadOptions, ReadStream};
 use crate::session::{Connection, Session};
 use crate::socket::{Address, BufferedConnect};
-use crate::tls::TlsOptions;
+use crate::tls::{Connector, TlsOptions};
 use crate::transaction::{Transaction, TransactionOptions};
 use crate::write::{TableName, WriteMode, WriteOptions};
 
@@ -107,6 +107,8 @@ struct Inner {
     target: String,
     /// The one server connections open their own sockets to (see [`crate::socket`]).
     address: Option<(Address, tokio_postgres::Config)>,
+    /// How connections (and so their cancel requests) negotiate TLS.
+    tls: Connector,
     min_connections: usize,
     idle_timeout: Option<Duration>,
     /// What the server told us of every built-in column type seen, so a read asks only once.
@@ -149,9 +151,10 @@ impl Pool {
         }
         let target = config::target(&pg_config);
         let address = Address::of(&pg_config).map(|address| (address, pg_config.clone()));
+        let connector = tls.connector()?;
         let manager = Manager::from_connect(
             pg_config,
-            BufferedConnect { tls: tls.connector()? },
+            BufferedConnect { tls: connector.clone() },
             ManagerConfig { recycling_method: RecyclingMethod::Fast },
         );
         let max_lifetime = options.max_lifetime;
@@ -177,6 +180,7 @@ impl Pool {
             pool,
             target,
             address,
+            tls: connector,
             min_connections: options.min_connections.min(options.max_connections.max(1)),
             idle_timeout: options.idle_timeout,
             type_names: Mutex::new(HashMap::new()),
@@ -307,13 +311,15 @@ impl Pool {
         self.inner.type_names.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Asks the server to cancel what the connection of `token` is running.
+    /// Asks the server to cancel what the connection of `token` is running, over TLS when the
+    /// connection's sslmode asks for it.
     pub(crate) async fn cancel(&self, token: tokio_postgres::CancelToken) {
         // A cancel that fails changes nothing: the caller waits for the statement to end.
+        let tls = self.inner.tls.clone();
         let _ = match &self.inner.address {
             // Connected through our own socket: tokio-postgres does not know where to.
-            Some((address, config)) => address.cancel(config, &token).await.map_err(drop),
-            None => token.cancel_query(tokio_postgres::NoTls).await.map_err(drop),
+            Some((address, config)) => address.cancel(config, &token, tls).await.map_err(drop),
+            None => token.cancel_query(tls).await.map_err(drop),
         };
     }
 

@@ -81,10 +81,20 @@ impl Address {
         }
     }
 
-    /// Asks the server to cancel what `token`'s connection is running.
-    pub(crate) async fn cancel(&self, config: &Config, token: &CancelToken) -> io::Result<()> {
+    /// Asks the server to cancel what `token`'s connection is running, over TLS when the
+    /// connection's sslmode asks for it (the server takes a cancel inside TLS too).
+    pub(crate) async fn cancel(&self, config: &Config, token: &CancelToken, mut tls: Connector) -> io::Result<()> {
         let outcome = match self.open(config).await? {
-            Opened::Tcp(stream) => token.cancel_query_raw(stream, tokio_postgres::NoTls).await,
+            Opened::Tcp(stream) => {
+                let host = match self {
+                    Address::Tcp { host, .. } => host.as_str(),
+                    Address::Unix(_) => "",
+                };
+                let connect =
+                    MakeTlsConnect::<TcpStream>::make_tls_connect(&mut tls, host).map_err(io::Error::other)?;
+                token.cancel_query_raw(stream, connect).await
+            }
+            // The server offers no TLS on a Unix socket.
             Opened::Unix(stream) => token.cancel_query_raw(stream, tokio_postgres::NoTls).await,
         };
         outcome.map_err(io::Error::other)
