@@ -86,13 +86,15 @@ def _expect(lines: queue.Queue, prefix: str, timeout: float, stderr_proc=None) -
             raise AssertionError(f"query finished instead of being interrupted (waiting for {prefix!r})")
 
 
+# pg_stat_activity of the other backends running a query tagged with a marker.
+ACTIVE = (
+    "SELECT {what} FROM pg_stat_activity WHERE state = 'active' AND position(%s in query) > 0"
+    " AND pid <> pg_backend_pid()"
+)
+
+
 def _active_pids(pg, marker: str) -> list[int]:
-    return pg_column(
-        pg,
-        "SELECT pid FROM pg_stat_activity WHERE state = 'active' AND position(%s in query) > 0"
-        " AND pid <> pg_backend_pid()",
-        (marker,),
-    )
+    return pg_column(pg, ACTIVE.format(what="pid"), (marker,))
 
 
 @pytest.mark.slow
@@ -123,11 +125,7 @@ def test_sigint_cancels_query(pg, mode):
         # the server-side query must be cancelled promptly (not just abandoned)
         while _active_pids(pg, marker):
             if time.monotonic() - sent >= 3.0:
-                waits = pg.execute(
-                    "SELECT wait_event_type, wait_event FROM pg_stat_activity"
-                    " WHERE state = 'active' AND position(%s in query) > 0 AND pid <> pg_backend_pid()",
-                    (marker,),
-                ).fetchall()
+                waits = pg.execute(ACTIVE.format(what="wait_event_type, wait_event"), (marker,)).fetchall()
                 raise AssertionError(
                     f"query still running on the server 3 s after Ctrl-C (KeyboardInterrupt after"
                     f" {raised_after:.2f} s; the backend waits on {waits})"

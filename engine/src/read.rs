@@ -3,7 +3,7 @@
 //! One task per read runs on the I/O runtime. It prepares the statement (the description gives
 //! the Arrow schema before any row arrives), then appends each row's wire bytes to a chunk.
 //! Full chunks are decoded on the rayon pool while the next one fills (or on the task itself
-//! when reads fill the cores, a connection each, see [`Limit::Cores`]); the reader receives
+//! for partitioned reads on small machines, see [`Limit::Cores`]); the reader receives
 //! them in query order through a bounded channel, so memory stays at a few batches whatever
 //! the result size. Rows come from the extended protocol with binary results (`DataRow`
 //! messages), or from `COPY (query) TO STDOUT (FORMAT binary)`; both give the same tuple

@@ -55,6 +55,14 @@ impl Address {
         })
     }
 
+    /// The host name TLS checks the certificate against; none for a Unix socket.
+    fn host(&self) -> &str {
+        match self {
+            Address::Tcp { host, .. } => host,
+            Address::Unix(_) => "",
+        }
+    }
+
     /// Opens a socket to the server, set up as tokio-postgres would (no Nagle delay, the
     /// configuration's keepalives), within its connect timeout.
     async fn open(&self, config: &Config) -> io::Result<Opened> {
@@ -86,12 +94,8 @@ impl Address {
     pub(crate) async fn cancel(&self, config: &Config, token: &CancelToken, mut tls: Connector) -> io::Result<()> {
         let outcome = match self.open(config).await? {
             Opened::Tcp(stream) => {
-                let host = match self {
-                    Address::Tcp { host, .. } => host.as_str(),
-                    Address::Unix(_) => "",
-                };
                 let connect =
-                    MakeTlsConnect::<TcpStream>::make_tls_connect(&mut tls, host).map_err(io::Error::other)?;
+                    MakeTlsConnect::<TcpStream>::make_tls_connect(&mut tls, self.host()).map_err(io::Error::other)?;
                 token.cancel_query_raw(stream, connect).await
             }
             // The server offers no TLS on a Unix socket.
@@ -156,11 +160,7 @@ async fn start<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let host = match address {
-        Address::Tcp { host, .. } => host.as_str(),
-        Address::Unix(_) => "",
-    };
-    let connect = MakeTlsConnect::<BufReader<S>>::make_tls_connect(&mut tls, host).ok()?;
+    let connect = MakeTlsConnect::<BufReader<S>>::make_tls_connect(&mut tls, address.host()).ok()?;
     let stream = BufReader::with_capacity(SOCKET_READ_BYTES, stream);
     Some(match config.connect_raw(stream, connect).await {
         Ok((client, connection)) => Ok((client, tokio::spawn(drive(connection)))),
